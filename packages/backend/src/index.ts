@@ -1,1 +1,7 @@
-export {};
+// Public surface of @localm/backend: devices, capability probe, decoder sessions with a KV cache.
+
+export { detectCapabilities, type Capabilities } from './capabilities.js';
+export { DEVICES, DEVICE_REQUESTS, planDevices, type Device, type DeviceRequest, type SkippedDevice } from './device.js';
+export { createDecoder, type Decoder, type DecoderInfo, type DecoderOptions } from './decoder.js';
+export type { KvLayout } from './kv-cache.js';
+export type { ModelFiles } from './ort-runtime.js';

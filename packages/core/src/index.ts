@@ -1,1 +1,8 @@
-export {};
+// Public surface of @localm/core: load a model folder and generate from it.
+
+export { loadModel, type LoadModelOptions, type Model, type ModelInfo } from './model.js';
+export { DEFAULT_GENERATION, type GenerateOptions, type GenerationEvent, type StopReason, type Usage } from './generate.js';
+export type { ModelConfig } from './model-config.js';
+export { argmax, sampleToken, Rng } from './sampler.js';
+export { LocalmError, isLocalmError, ERROR_CODES, type ErrorCode } from '@localm/errors';
+export { DEVICE_REQUESTS, type Device, type DeviceRequest, type SkippedDevice } from '@localm/backend';

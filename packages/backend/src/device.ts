@@ -1,0 +1,44 @@
+// Device names and the order in which 'auto' tries them. Knows nothing of sessions or models.
+
+import type { Capabilities } from './capabilities.js';
+
+/** Where a model runs: WebGPU, onnxruntime-web's WASM CPU kernels, or native onnxruntime-node. */
+export type Device = 'webgpu' | 'wasm' | 'cpu';
+export type DeviceRequest = Device | 'auto';
+
+export const DEVICES: readonly Device[] = ['webgpu', 'wasm', 'cpu'];
+export const DEVICE_REQUESTS: readonly DeviceRequest[] = ['auto', ...DEVICES];
+
+/** A device that was not used, and why. */
+export interface SkippedDevice {
+  device: Device;
+  reason: string;
+}
+
+/**
+ * The devices to try in order for a request, and the reasons the others are out before trying.
+ * Node prefers native `cpu` (same kernels, several times faster than WASM); browsers prefer WebGPU.
+ */
+export function planDevices(request: DeviceRequest, caps: Capabilities): { order: Device[]; skipped: SkippedDevice[] } {
+  const skipped: SkippedDevice[] = [];
+  const usable = (device: Device): boolean => {
+    const reason = unavailableReason(device, caps);
+    if (reason !== undefined) skipped.push({ device, reason });
+    return reason === undefined;
+  };
+  if (request !== 'auto') return { order: usable(request) ? [request] : [], skipped };
+  const preference: Device[] = caps.node ? ['cpu', 'webgpu', 'wasm'] : ['webgpu', 'wasm', 'cpu'];
+  return { order: preference.filter(usable), skipped };
+}
+
+function unavailableReason(device: Device, caps: Capabilities): string | undefined {
+  switch (device) {
+    case 'cpu':
+      return caps.node ? undefined : 'native onnxruntime needs Node.js';
+    case 'webgpu':
+      // TODO(#4): the WebGPU execution provider and its on-GPU KV cache.
+      return caps.webgpu ? 'not supported yet by localm' : 'no navigator.gpu';
+    case 'wasm':
+      return undefined;
+  }
+}

@@ -1,0 +1,143 @@
+// loadModel(): reads a model folder, opens its tokenizer and decoder, and returns a Model.
+
+import { createDecoder, type Decoder, type Device, type DeviceRequest, type SkippedDevice } from '@localm/backend';
+import { LocalmError } from '@localm/errors';
+import { loadTokenizer, type Tokenizer } from '@localm/tokenizer';
+import { generateTokens, type GenerateOptions, type GenerationEvent } from './generate.js';
+import { parseJson, parseModelConfig, type ModelConfig } from './model-config.js';
+import { openModelStore, type ModelStore } from './model-store.js';
+
+export interface LoadModelOptions {
+  device?: DeviceRequest; // default 'auto': cpu (native) in Node, else webgpu, then wasm
+  numThreads?: number; // default: the runtime's choice
+}
+
+/** What was loaded and what was decided. */
+export interface ModelInfo {
+  source: string;
+  device: Device; // the device in use
+  skippedDevices: SkippedDevice[]; // devices not used, with reasons
+  modelType: string;
+  vocabSize: number;
+  contextLength: number;
+  eosTokenIds: number[];
+}
+
+/** A loaded model. Holds memory until `dispose()`. */
+export interface Model {
+  readonly info: ModelInfo;
+  readonly tokenizer: Tokenizer;
+  /**
+   * Streams a continuation of `prompt` (text, or token ids used as given).
+   * @example
+   * for await (const e of model.generate('Once upon a time', { maxTokens: 64 })) if (e.type === 'text') process.stdout.write(e.text);
+   */
+  generate(prompt: string | readonly number[], options?: GenerateOptions): AsyncIterable<GenerationEvent>;
+  dispose(): Promise<void>;
+}
+
+const GRAPH_FILE = 'onnx/model.onnx';
+const EXTERNAL_DATA_FILE = 'model.onnx_data'; // relative to the graph, as the graph names it
+
+/**
+ * Loads a model folder in the Hugging Face ONNX layout from a path or an http(s) URL.
+ * @example
+ * const model = await loadModel('models/stories260k', { device: 'auto' });
+ * console.log(model.info.device);
+ */
+export async function loadModel(source: string, options: LoadModelOptions = {}): Promise<Model> {
+  const store = await openModelStore(source);
+  const config = await readModelConfig(store);
+  const tokenizerJson = await readRequired(store, 'tokenizer.json');
+  const tokenizerConfigBytes = await store.read('tokenizer_config.json');
+  const tokenizer = loadTokenizer({
+    tokenizerJson: parseJson(tokenizerJson, 'tokenizer.json'),
+    ...(tokenizerConfigBytes ? { tokenizerConfigJson: parseJson(tokenizerConfigBytes, 'tokenizer_config.json') } : {}),
+  });
+  const graph = await readRequired(store, GRAPH_FILE);
+  const externalData = await store.read(`onnx/${EXTERNAL_DATA_FILE}`);
+  const graphPath = store.localPath(GRAPH_FILE);
+  const decoder = await createDecoder(
+    {
+      graph,
+      ...(graphPath ? { graphPath } : {}),
+      externalData: externalData ? [{ path: EXTERNAL_DATA_FILE, data: externalData }] : [],
+    },
+    { device: options.device ?? 'auto', ...(options.numThreads === undefined ? {} : { numThreads: options.numThreads }) },
+  );
+  if (decoder.info.vocabSize !== config.vocabSize) {
+    await decoder.dispose();
+    throw new LocalmError('corrupt_model', `${GRAPH_FILE} has ${decoder.info.vocabSize} logits but config.json says vocab_size ${config.vocabSize}`);
+  }
+  return new LoadedModel(
+    { source: store.location, device: decoder.info.device, skippedDevices: decoder.info.skipped, ...config },
+    tokenizer,
+    decoder,
+    config,
+  );
+}
+
+async function readModelConfig(store: ModelStore): Promise<ModelConfig> {
+  const config = await store.read('config.json');
+  if (!config) throw new LocalmError('not_found', `${store.location} has no config.json: is it a model folder in the Hugging Face ONNX layout?`);
+  const generation = await store.read('generation_config.json');
+  return parseModelConfig(parseJson(config, 'config.json'), generation && parseJson(generation, 'generation_config.json'));
+}
+
+async function readRequired(store: ModelStore, name: string): Promise<Uint8Array> {
+  const bytes = await store.read(name);
+  if (!bytes) throw new LocalmError('not_found', `${store.location} has no ${name}`);
+  return bytes;
+}
+
+class LoadedModel implements Model {
+  #queue: Promise<unknown> = Promise.resolve();
+  #cachedIds: number[] = []; // the token ids whose keys and values are in the decoder's KV cache
+  #disposed = false;
+
+  constructor(
+    readonly info: ModelInfo,
+    readonly tokenizer: Tokenizer,
+    private readonly decoder: Decoder,
+    private readonly config: ModelConfig,
+  ) {}
+
+  generate(prompt: string | readonly number[], options: GenerateOptions = {}): AsyncIterable<GenerationEvent> {
+    this.#check();
+    const promptIds = typeof prompt === 'string' ? this.tokenizer.encode(prompt) : [...prompt];
+    const run = async function* (this: LoadedModel): AsyncGenerator<GenerationEvent> {
+      // Generations on one model run one after another: they share one KV cache.
+      const release = await this.#lock();
+      try {
+        this.#check();
+        yield* generateTokens({ decoder: this.decoder, tokenizer: this.tokenizer, config: this.config, cachedIds: this.#cachedIds }, promptIds, options);
+      } finally {
+        release();
+      }
+    };
+    return { [Symbol.asyncIterator]: () => run.call(this) };
+  }
+
+  async dispose(): Promise<void> {
+    if (this.#disposed) return;
+    this.#disposed = true;
+    const release = await this.#lock();
+    try {
+      await this.decoder.dispose();
+    } finally {
+      release();
+    }
+  }
+
+  #lock(): Promise<() => void> {
+    let release!: () => void;
+    const held = new Promise<void>((resolve) => (release = resolve));
+    const turn = this.#queue.then(() => release);
+    this.#queue = this.#queue.then(() => held);
+    return turn;
+  }
+
+  #check(): void {
+    if (this.#disposed) throw new LocalmError('disposed', 'this model was disposed');
+  }
+}
