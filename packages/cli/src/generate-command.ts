@@ -38,14 +38,15 @@ export async function runGenerate(args: string[]): Promise<number> {
   try {
     const prompt = values.prompt ?? DEFAULT_PROMPT;
     if (!values.json) process.stdout.write(prompt);
+    let text = '';
     for await (const event of model.generate(prompt, options)) {
       if (event.type === 'text') {
+        text += event.text;
         if (!values.json) process.stdout.write(event.text);
         continue;
       }
       const tokensPerSecond = event.usage.completionTokens / (event.timings.decodeMs / 1000 || Infinity);
       if (values.json) {
-        const text = model.tokenizer.decode(event.tokenIds);
         const result = {
           promptTokenIds: event.promptTokenIds,
           tokenIds: event.tokenIds,

@@ -1,1 +1,7 @@
-export {};
+// @localm/convert's public surface: writes Hugging Face ONNX model folders. A Node tool (uses node:fs).
+
+export { convertLlama2c } from './convert-llama2c.js';
+export type { ConvertLlama2cOptions, ConvertResult } from './convert-llama2c.js';
+export type { ConvertDtype } from './llama-graph.js';
+export { readLlama2cCheckpoint } from './llama2c-checkpoint.js';
+export type { Llama2cCheckpoint, Llama2cConfig, Llama2cLayer } from './llama2c-checkpoint.js';

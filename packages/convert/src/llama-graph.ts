@@ -1,0 +1,275 @@
+// Writes a Llama-family decoder as `model.onnx` + `model.onnx_data` in the onnxruntime-genai layout
+// (the one every ONNX Runtime build accepts, see FACTS.md), for any LlamaShape and weights source.
+// Weights stream to disk one tensor at a time. The folder's JSON files are left to the caller.
+
+import { writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { LocalmError } from '@localm/errors';
+import { createExternalDataWriter } from './external-data-writer.js';
+import { DataType, GraphBuilder } from './graph-builder.js';
+import { linearShape, tensorSize } from './llama-shape.js';
+import type { LlamaLinear, LlamaShape, LlamaTensorRef, LlamaWeightSource } from './llama-shape.js';
+import { Q4_BLOCK_SIZE, quantizeQ4 } from './q4-quantize.js';
+import { ropeCache } from './rope-cache.js';
+
+/** How linear weights are stored: fp32 MatMul, or 4-bit MatMulNBits (block 32, symmetric). */
+export type ConvertDtype = 'fp32' | 'q4';
+
+export interface WriteLlamaOnnxOptions {
+  dtype: ConvertDtype;
+  producerVersion: string;
+  onProgress?: (message: string) => void;
+}
+
+/** File names written into the onnx folder. transformers.js looks for `model.onnx_data` by default. */
+export const ONNX_FILE = 'model.onnx';
+export const ONNX_DATA_FILE = 'model.onnx_data';
+
+const MICROSOFT = 'com.microsoft';
+// Symbolic dimension names, as genai and transformers.js's exports spell them.
+const BATCH = 'batch_size';
+const SEQ = 'sequence_length';
+const PAST = 'past_sequence_length';
+const TOTAL = 'total_sequence_length';
+
+function checkShape(s: LlamaShape): void {
+  const invalid = (what: string): LocalmError => new LocalmError('invalid_argument', `LlamaShape: ${what}`);
+  const counts = [
+    'hiddenSize', 'intermediateSize', 'numLayers', 'numHeads', 'numKvHeads', 'headDim', 'vocabSize', 'maxPositions',
+  ] as const;
+  for (const key of counts) {
+    if (!Number.isInteger(s[key]) || s[key] <= 0) throw invalid(`${key} ${s[key]} is not a positive integer`);
+  }
+  if (s.numHeads % s.numKvHeads !== 0) throw invalid(`numHeads ${s.numHeads} is not a multiple of numKvHeads ${s.numKvHeads}`);
+  if (s.headDim % 2 !== 0) throw invalid(`headDim ${s.headDim} is odd; RoPE rotates pairs`);
+  if (!(s.ropeTheta > 0) || !(s.rmsNormEps > 0)) throw invalid(`ropeTheta ${s.ropeTheta} and rmsNormEps ${s.rmsNormEps} must be positive`);
+}
+
+/** `[n, k]` row-major to `[k, n]`: ONNX MatMul multiplies x[.., k] by B[k, n]. */
+function transpose(w: Float32Array, n: number, k: number): Float32Array {
+  const out = new Float32Array(w.length);
+  for (let row = 0; row < n; row++) {
+    for (let col = 0; col < k; col++) out[col * n + row] = w[row * k + col] as number;
+  }
+  return out;
+}
+
+/**
+ * Writes `onnx/model.onnx` and `onnx/model.onnx_data` into `onnxDir` (which must exist) and returns their names.
+ * Graph inputs: `input_ids`, `attention_mask` (int64), `past_key_values.{i}.key/.value`; outputs: `logits`,
+ * `present.{i}.key/.value` (float32, `[batch, kv_heads, seq, head_dim]`).
+ * @example
+ * await writeLlamaOnnx('/out/onnx', shape, { read: (ref) => weightsFor(ref) }, { dtype: 'q4', producerVersion: '0.1.0' });
+ */
+export async function writeLlamaOnnx(
+  onnxDir: string,
+  shape: LlamaShape,
+  weights: LlamaWeightSource,
+  options: WriteLlamaOnnxOptions,
+): Promise<string[]> {
+  checkShape(shape);
+  const progress = options.onProgress ?? ((): void => {});
+  const data = await createExternalDataWriter(join(onnxDir, ONNX_DATA_FILE));
+  let model: Uint8Array;
+  try {
+    const g = new GraphBuilder(data);
+    await buildDecoder(g, shape, weights, options.dtype, progress);
+    model = g.encode({
+      producerVersion: options.producerVersion,
+      docString: `Llama decoder, ${options.dtype} linear weights, onnxruntime-genai layout`,
+    });
+  } finally {
+    await data.close();
+  }
+  await writeFile(join(onnxDir, ONNX_FILE), model);
+  progress(`wrote ${ONNX_FILE} (${model.byteLength} bytes) and ${ONNX_DATA_FILE} (${data.sizeBytes} bytes)`);
+  return [ONNX_FILE, ONNX_DATA_FILE];
+}
+
+async function buildDecoder(
+  g: GraphBuilder,
+  shape: LlamaShape,
+  weights: LlamaWeightSource,
+  dtype: ConvertDtype,
+  progress: (message: string) => void,
+): Promise<void> {
+  const { hiddenSize, numLayers, numHeads, numKvHeads, headDim, vocabSize, rmsNormEps } = shape;
+  const epsilon = { float: rmsNormEps };
+
+  const read = async (ref: LlamaTensorRef): Promise<Float32Array> => {
+    const values = await weights.read(ref);
+    const want = tensorSize(shape, ref);
+    if (values.length !== want) {
+      const what = JSON.stringify(ref);
+      throw new LocalmError('invalid_argument', `weights source gave ${values.length} values for ${what}, expected ${want}`);
+    }
+    return values;
+  };
+
+  /** y = x · Wᵀ for a PyTorch-layout weight [n, k]. */
+  const linear = async (
+    name: string,
+    input: string,
+    weight: Float32Array,
+    n: number,
+    k: number,
+    output?: string,
+  ): Promise<string> => {
+    const out = output === undefined ? {} : { output };
+    if (dtype === 'fp32') {
+      const b = await g.weight(`${name}.MatMul.weight`, DataType.float, [k, n], transpose(weight, n, k));
+      return g.op('MatMul', [input, b], { name: `${name}.MatMul`, ...out });
+    }
+    const { packed, scales, blocksPerRow } = quantizeQ4(weight, n, k);
+    const bDims = [n, blocksPerRow, Q4_BLOCK_SIZE / 2];
+    const b = await g.weight(`${name}.MatMulNBits.weight_q4`, DataType.uint8, bDims, packed);
+    const s = await g.weight(`${name}.MatMulNBits.scales`, DataType.float, [n * blocksPerRow], scales);
+    // accuracy_level stays at its default (fp32 activations): level 4 would quantize activations to int8.
+    return g.op('MatMulNBits', [input, b, s], {
+      name: `${name}.MatMulNBits`,
+      domain: MICROSOFT,
+      attributes: { K: k, N: n, bits: 4, block_size: Q4_BLOCK_SIZE },
+      ...out,
+    });
+  };
+
+  const blockLinear = async (layer: number, group: 'attn' | 'mlp', which: LlamaLinear, input: string): Promise<string> => {
+    const [n, k] = linearShape(shape, which);
+    const weight = await read({ kind: 'linear', layer, name: which });
+    return linear(`model.layers.${layer}.${group}.${which}`, input, weight, n, k);
+  };
+
+  /** RMSNorm(input + skip) · gamma; also returns input + skip, the residual stream for the next block. */
+  const skipNorm = async (name: string, input: string, skip: string, ref: LlamaTensorRef): Promise<[string, string]> => {
+    const gamma = await g.weight(`${name}.weight`, DataType.float, [hiddenSize], await read(ref));
+    const nodeName = `${name}.SkipSimplifiedLayerNormalization`;
+    const normed = `${nodeName}/output_0`;
+    const sum = `${nodeName}/output_3`;
+    g.nodeWithOutputs('SkipSimplifiedLayerNormalization', [input, skip, gamma], [normed, '', '', sum], {
+      name: nodeName,
+      domain: MICROSOFT,
+      attributes: { epsilon },
+    });
+    return [normed, sum];
+  };
+
+  const inputIds = g.input('input_ids', DataType.int64, [BATCH, SEQ]);
+  g.output('logits', DataType.float, [BATCH, SEQ, vocabSize]);
+  const mask = g.input('attention_mask', DataType.int64, [BATCH, TOTAL]);
+  const kvDims = [BATCH, numKvHeads, PAST, headDim];
+  const past = Array.from({ length: numLayers }, (_, l) => ({
+    key: g.input(`past_key_values.${l}.key`, DataType.float, kvDims),
+    value: g.input(`past_key_values.${l}.value`, DataType.float, kvDims),
+  }));
+
+  // GroupQueryAttention reads the mask as lengths: seqlens_k = (tokens seen per row) - 1, int32 [batch],
+  // and total_sequence_length as an int32 scalar, the same subgraph genai's builder emits.
+  const one = g.constant('model.constants.int64.1', DataType.int64, [], BigInt64Array.of(1n));
+  const axis1 = g.constant('model.constants.int64.[1]', DataType.int64, [1], BigInt64Array.of(1n));
+  const m = 'model.attn_mask_reformat';
+  const maskSum = g.op('ReduceSum', [mask, axis1], { name: `${m}.ReduceSum`, attributes: { keepdims: 0 } });
+  const lastIndex = g.op('Sub', [maskSum, one], { name: `${m}.Sub` });
+  const seqlensK = g.op('Cast', [lastIndex], { name: `${m}.seqlens_k.Cast`, attributes: { to: DataType.int32 } });
+  const maskShape = g.op('Shape', [mask], { name: `${m}.Shape` });
+  const totalLen64 = g.op('Gather', [maskShape, one], { name: `${m}.Gather`, attributes: { axis: 0 } });
+  const totalLen = g.op('Cast', [totalLen64], { name: `${m}.total_seq_len.Cast`, attributes: { to: DataType.int32 } });
+
+  const rope = ropeCache(shape.maxPositions, headDim, shape.ropeTheta);
+  const ropeDims = [shape.maxPositions, headDim / 2];
+  const cosCache = await g.weight('model.rotary_emb.cos_cache', DataType.float, ropeDims, rope.cos);
+  const sinCache = await g.weight('model.rotary_emb.sin_cache', DataType.float, ropeDims, rope.sin);
+  const interleaved = shape.ropeInterleaved ? 1 : 0;
+  // onnxruntime's CPU GroupQueryAttention rotates only heads whose size is a multiple of 16 ("head_size
+  // shall be a multiple of 16"). Smaller heads (stories260K's are 8) get com.microsoft RotaryEmbedding
+  // nodes before attention instead, fed the positions GroupQueryAttention would have derived itself.
+  const isRotaryFused = headDim % 16 === 0;
+  const positionIds = isRotaryFused ? '' : positionIdsFromMask(g, inputIds, maskSum, { one, axis1 });
+  const rotate = (name: string, input: string, heads: number): string =>
+    isRotaryFused
+      ? input
+      : g.op('RotaryEmbedding', [input, positionIds, cosCache, sinCache], {
+          name,
+          domain: MICROSOFT,
+          attributes: { interleaved, num_heads: heads },
+        });
+
+  // The embedding stays fp32 for both dtypes: Gather reads only the rows it needs.
+  const embedValues = await read({ kind: 'embed_tokens' });
+  const embedding = await g.weight('model.embed_tokens.weight', DataType.float, [vocabSize, hiddenSize], embedValues);
+  const embedded = g.op('Gather', [embedding, inputIds], { name: 'model.embed_tokens.Gather', attributes: { axis: 0 } });
+
+  const norm0Values = await read({ kind: 'input_layernorm', layer: 0 });
+  const norm0 = await g.weight('model.layers.0.input_layernorm.weight', DataType.float, [hiddenSize], norm0Values);
+  let normed = g.op('SimplifiedLayerNormalization', [embedded, norm0], {
+    name: 'model.layers.0.input_layernorm.SimplifiedLayerNormalization',
+    attributes: { epsilon, axis: -1, stash_type: 1 },
+  });
+  let residual = embedded;
+  let blockOut = '';
+
+  for (let l = 0; l < numLayers; l++) {
+    const prefix = `model.layers.${l}`;
+    if (l > 0) {
+      [normed, residual] = await skipNorm(`${prefix}.input_layernorm`, blockOut, residual, { kind: 'input_layernorm', layer: l });
+    }
+
+    const q = rotate(`${prefix}.attn.q_rotary.RotaryEmbedding`, await blockLinear(l, 'attn', 'q_proj', normed), numHeads);
+    const k = rotate(`${prefix}.attn.k_rotary.RotaryEmbedding`, await blockLinear(l, 'attn', 'k_proj', normed), numKvHeads);
+    const v = await blockLinear(l, 'attn', 'v_proj', normed);
+    const attnName = `${prefix}.attn.GroupQueryAttention`;
+    const attn = `${attnName}/output_0`;
+    const present = { key: `present.${l}.key`, value: `present.${l}.value` };
+    const inputs = [q, k, v, past[l]!.key, past[l]!.value, seqlensK, totalLen];
+    const rotaryInputs = isRotaryFused ? [cosCache, sinCache] : [];
+    g.nodeWithOutputs('GroupQueryAttention', [...inputs, ...rotaryInputs], [attn, present.key, present.value], {
+      name: attnName,
+      domain: MICROSOFT,
+      attributes: {
+        num_heads: numHeads,
+        kv_num_heads: numKvHeads,
+        scale: { float: 1 / Math.sqrt(headDim) },
+        ...(isRotaryFused ? { do_rotary: 1, rotary_interleaved: interleaved } : {}),
+      },
+    });
+    g.output(present.key, DataType.float, [BATCH, numKvHeads, TOTAL, headDim]);
+    g.output(present.value, DataType.float, [BATCH, numKvHeads, TOTAL, headDim]);
+    const attnOut = await blockLinear(l, 'attn', 'o_proj', attn);
+
+    const postRef = { kind: 'post_attention_layernorm', layer: l } as const;
+    const [mlpIn, attnResidual] = await skipNorm(`${prefix}.post_attention_layernorm`, attnOut, residual, postRef);
+    residual = attnResidual;
+    // SwiGLU: down(silu(gate(x)) * up(x)), silu(g) = g * sigmoid(g).
+    const gate = await blockLinear(l, 'mlp', 'gate_proj', mlpIn);
+    const up = await blockLinear(l, 'mlp', 'up_proj', mlpIn);
+    const sigmoid = g.op('Sigmoid', [gate], { name: `${prefix}.mlp.act_fn.Sigmoid` });
+    const silu = g.op('Mul', [gate, sigmoid], { name: `${prefix}.mlp.act_fn.Mul` });
+    const gated = g.op('Mul', [silu, up], { name: `${prefix}.mlp.Mul` });
+    blockOut = await blockLinear(l, 'mlp', 'down_proj', gated);
+    progress(`layer ${l + 1}/${numLayers} written`);
+  }
+
+  const [finalNormed] = await skipNorm('model.norm', blockOut, residual, { kind: 'norm' });
+  // A tied head reads the embedding again rather than keeping it since the start: one tensor in memory at a time.
+  const head = await read(shape.tiedEmbeddings ? { kind: 'embed_tokens' } : { kind: 'lm_head' });
+  await linear('lm_head', finalNormed, head, vocabSize, hiddenSize, 'logits');
+}
+
+/**
+ * position_ids [batch, seq] int64 for the tokens being fed: row b holds (tokens seen by row b) - seq + s,
+ * the positions GroupQueryAttention assigns from seqlens_k when it rotates by itself.
+ */
+function positionIdsFromMask(
+  g: GraphBuilder,
+  inputIds: string,
+  maskSum: string,
+  { one, axis1 }: { one: string; axis1: string },
+): string {
+  const name = 'model.position_ids';
+  const zero = g.constant('model.constants.int64.0', DataType.int64, [], BigInt64Array.of(0n));
+  const idsShape = g.op('Shape', [inputIds], { name: `${name}.Shape` });
+  const seqLen = g.op('Gather', [idsShape, one], { name: `${name}.Gather`, attributes: { axis: 0 } });
+  const seen = g.op('Unsqueeze', [maskSum, axis1], { name: `${name}.Unsqueeze` });
+  const start = g.op('Sub', [seen, seqLen], { name: `${name}.Sub` });
+  const offsets = g.op('Range', [zero, seqLen, one], { name: `${name}.Range` });
+  return g.op('Add', [start, offsets], { name: `${name}.Add` });
+}
