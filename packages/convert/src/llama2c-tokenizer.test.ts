@@ -5,6 +5,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { isLocalmError } from '@localm/errors';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { llama2cTokenizerFiles, readLlama2cTokenizer, type Llama2cVocab } from './llama2c-tokenizer.js';
@@ -13,7 +14,7 @@ type RustTokenizers = typeof import('tokenizers');
 const { Tokenizer } = createRequire(import.meta.url)('tokenizers') as RustTokenizers;
 type RustTokenizer = InstanceType<RustTokenizers['Tokenizer']>;
 
-const FIXTURES = '/work/shared/fixtures/stories260k';
+const FIXTURES = fileURLToPath(new URL('../../../models/stories260k-source', import.meta.url));
 
 interface GreedyRecord {
   prompt: string;

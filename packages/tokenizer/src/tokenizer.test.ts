@@ -3,6 +3,8 @@
 
 import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { isLocalmError } from '@localm/errors';
 import { describe, expect, it } from 'vitest';
 import { loadTokenizer, type TokenizerFiles } from './index.js';
@@ -17,7 +19,8 @@ interface OracleRow {
 }
 
 const require = createRequire(import.meta.url);
-const ORACLE_DIR = '/work/shared/fixtures/tokenizer-oracle';
+// The shared fixtures sit beside the repo (../shared/fixtures); LOCALM_FIXTURES points elsewhere.
+const ORACLE_DIR = join(process.env['LOCALM_FIXTURES'] ?? fileURLToPath(new URL('../../../../shared/fixtures', import.meta.url)), 'tokenizer-oracle');
 const NAMES = ['llama2', 'llama3', 'qwen3', 'gemma3'] as const;
 
 function readJson(path: string): unknown {
