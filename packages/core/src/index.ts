@@ -1,6 +1,6 @@
 // Public surface of @localm/core: load a model folder and generate from it.
 
-export { loadModel, type LoadModelOptions, type Model, type ModelInfo } from './model.js';
+export { loadModel, type Engine, type LoadModelOptions, type Model, type ModelInfo } from './model.js';
 export { DEFAULT_GENERATION, type GenerateOptions, type GenerationEvent, type StopReason, type Usage } from './generate.js';
 export type { ModelConfig } from './model-config.js';
 export { argmax, sampleToken, Rng } from './sampler.js';

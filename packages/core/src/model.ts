@@ -23,17 +23,25 @@ export interface ModelInfo {
   eosTokenIds: number[];
 }
 
-/** A loaded model. Holds memory until `dispose()`. */
-export interface Model {
+/**
+ * What a loaded model offers across any boundary (in-process, or a worker: see @localm/worker).
+ * Everything here is plain data and async, so a worker client can implement it too.
+ */
+export interface Engine {
   readonly info: ModelInfo;
-  readonly tokenizer: Tokenizer;
   /**
    * Streams a continuation of `prompt` (text, or token ids used as given).
    * @example
    * for await (const e of model.generate('Once upon a time', { maxTokens: 64 })) if (e.type === 'text') process.stdout.write(e.text);
    */
   generate(prompt: string | readonly number[], options?: GenerateOptions): AsyncIterable<GenerationEvent>;
+  /** Frees the model; every later call throws `disposed`. */
   dispose(): Promise<void>;
+}
+
+/** A model loaded in this thread: the Engine plus direct access to its tokenizer. Holds memory until `dispose()`. */
+export interface Model extends Engine {
+  readonly tokenizer: Tokenizer;
 }
 
 const GRAPH_FILE = 'onnx/model.onnx';
