@@ -1,27 +1,34 @@
-// The generation loop: prefill the prompt (reusing the KV cache's common prefix), then sample one
-// token at a time until EOS, maxTokens, the context's end or an abort. Text and ids meet only here.
+// The generation loop: prefill the prompt (reusing the KV cache's common prefix), then pick one
+// token at a time until EOS, a stop string, a finished JSON document, maxTokens, the context's end
+// or an abort. Text and ids meet only here.
 
 import type { Decoder } from '@localm/backend';
 import { LocalmError } from '@localm/errors';
 import type { Tokenizer } from '@localm/tokenizer';
+import { JsonConstraint } from './json-constraint.js';
+import type { JsonSchema } from './json-prefix.js';
 import type { ModelConfig } from './model-config.js';
-import { Rng, sampleToken } from './sampler.js';
+import { Rng, applyPenalties, sampleToken, type SamplingOptions } from './sampler.js';
+import { StopMatcher } from './stop-strings.js';
 
-export interface GenerateOptions {
+export interface GenerateOptions extends SamplingOptions {
   maxTokens?: number; // new tokens, not counting the prompt
-  temperature?: number; // 0 = greedy; default from generation_config.json (greedy when it does not sample)
-  seed?: number; // for temperature > 0; the same seed gives the same ids
+  stop?: readonly string[]; // end before the first of these strings; it is not emitted
+  responseFormat?: { type: 'text' } | { type: 'json_schema'; schema: JsonSchema }; // constrain the output
   signal?: AbortSignal; // aborting rethrows signal.reason from the iterator
 }
 
+/** Defaults for what neither the call nor generation_config.json sets. */
 export const DEFAULT_GENERATION = Object.freeze({ maxTokens: 256, seed: 0 });
 
-export type StopReason = 'eos' | 'maxTokens' | 'contextFull';
+/** Why a generation ended. 'stop': a stop string, or a finished JSON document under `responseFormat`. */
+export type StopReason = 'eos' | 'stop' | 'maxTokens' | 'contextFull';
 
 export interface Usage {
   promptTokens: number;
   completionTokens: number;
   cachedPromptTokens: number; // prompt tokens whose KV entries were reused, not recomputed
+  computedTokens: number; // tokens fed to the decoder in this run (prompt tokens not cached, plus generated ones fed back)
 }
 
 /** Events of one generation: `text` pieces (whole UTF-8 characters), then one `done`. */
@@ -33,7 +40,7 @@ export type GenerationEvent =
       usage: Usage;
       promptTokenIds: number[];
       tokenIds: number[]; // generated ids, without the prompt and without the EOS that stopped it
-      timings: { prefillMs: number; decodeMs: number };
+      timings: { prefillMs: number; decodeMs: number; constraintMs: number };
     };
 
 export interface GenerationContext {
@@ -45,16 +52,17 @@ export interface GenerationContext {
 
 export async function* generateTokens(ctx: GenerationContext, promptIds: number[], options: GenerateOptions): AsyncGenerator<GenerationEvent> {
   const { decoder, tokenizer, config, cachedIds } = ctx;
+  const sampling: SamplingOptions = { ...config.defaultSampling, ...definedOnly(options) };
   const maxTokens = options.maxTokens ?? DEFAULT_GENERATION.maxTokens;
-  const temperature = options.temperature ?? config.defaultTemperature;
   const { signal } = options;
-  if (!Number.isInteger(maxTokens) || maxTokens < 0) throw new LocalmError('invalid_argument', `maxTokens must be a non-negative integer, got ${maxTokens}`);
-  if (!(temperature >= 0)) throw new LocalmError('invalid_argument', `temperature must be >= 0, got ${temperature}`);
+  checkOptions(sampling, maxTokens);
   if (promptIds.length === 0) throw new LocalmError('invalid_argument', 'the prompt is empty and the tokenizer adds no BOS token');
   if (promptIds.length >= config.contextLength) {
     throw new LocalmError('context_full', `the prompt has ${promptIds.length} tokens; the model's context holds ${config.contextLength}`);
   }
   signal?.throwIfAborted();
+  let constraint: JsonConstraint | undefined;
+  if (options.responseFormat?.type === 'json_schema') constraint = new JsonConstraint(options.responseFormat.schema, tokenizer);
 
   const started = performance.now();
   const reused = Math.min(commonPrefixLength(cachedIds, promptIds), promptIds.length - 1);
@@ -62,11 +70,16 @@ export async function* generateTokens(ctx: GenerationContext, promptIds: number[
   cachedIds.length = reused;
   let logits = await decoder.step(promptIds.slice(reused));
   cachedIds.push(...promptIds.slice(reused));
+  let computed = promptIds.length - reused;
   const prefilled = performance.now();
 
-  const rng = new Rng(options.seed ?? DEFAULT_GENERATION.seed);
+  const rng = new Rng(sampling.seed ?? DEFAULT_GENERATION.seed);
   const text = tokenizer.createStreamDecoder({ prefixIds: promptIds.slice(-4) });
+  const stops = new StopMatcher(options.stop ?? []);
+  const counts = new Map<number, number>();
   const tokenIds: number[] = [];
+  const forced: number[] = [];
+  let constraintMs = 0;
   let stopReason: StopReason;
   for (;;) {
     signal?.throwIfAborted();
@@ -74,14 +87,32 @@ export async function* generateTokens(ctx: GenerationContext, promptIds: number[
       stopReason = 'maxTokens';
       break;
     }
-    const next = sampleToken(logits, temperature, rng);
-    if (config.eosTokenIds.includes(next)) {
-      stopReason = 'eos';
-      break;
+    applyPenalties(logits, sampling, sampling.repetitionPenalty === undefined ? [] : [...promptIds, ...tokenIds], counts);
+    let next: number;
+    if (constraint) {
+      const t0 = performance.now();
+      // Close the document while the token budget still allows it, one character per token.
+      if (forced.length === 0 && maxTokens - tokenIds.length <= constraint.completionLength) forced.push(...constraint.completionIds());
+      const picked = forced.shift() ?? constraint.pick(logits, sampling, rng);
+      constraintMs += performance.now() - t0;
+      if (picked === undefined) throw new LocalmError('invalid_argument', 'no token can continue the JSON document under this schema');
+      next = picked;
+      constraint.accept(next);
+    } else {
+      next = sampleToken(logits, sampling, rng);
+      if (config.eosTokenIds.includes(next)) {
+        stopReason = 'eos';
+        break;
+      }
     }
     tokenIds.push(next);
-    const piece = text.push(next);
-    if (piece) yield { type: 'text', text: piece, tokenId: next };
+    counts.set(next, (counts.get(next) ?? 0) + 1);
+    const matched = stops.push(text.push(next));
+    if (matched.text) yield { type: 'text', text: matched.text, tokenId: next };
+    if (matched.stopped || constraint?.isComplete) {
+      stopReason = 'stop';
+      break;
+    }
     if (tokenIds.length >= maxTokens) {
       stopReason = 'maxTokens';
       break;
@@ -92,17 +123,43 @@ export async function* generateTokens(ctx: GenerationContext, promptIds: number[
     }
     logits = await decoder.step([next]);
     cachedIds.push(next);
+    computed++;
   }
-  const rest = text.flush();
-  if (rest) yield { type: 'text', text: rest, tokenId: tokenIds[tokenIds.length - 1] ?? -1 };
+  if (stopReason !== 'stop') {
+    const rest = stops.push(text.flush());
+    const tail = rest.text + (rest.stopped ? '' : stops.flush());
+    if (tail) yield { type: 'text', text: tail, tokenId: tokenIds[tokenIds.length - 1] ?? -1 };
+    if (rest.stopped) stopReason = 'stop';
+  }
   yield {
     type: 'done',
     stopReason,
-    usage: { promptTokens: promptIds.length, completionTokens: tokenIds.length, cachedPromptTokens: reused },
+    usage: { promptTokens: promptIds.length, completionTokens: tokenIds.length, cachedPromptTokens: reused, computedTokens: computed },
     promptTokenIds: promptIds,
     tokenIds,
-    timings: { prefillMs: prefilled - started, decodeMs: performance.now() - prefilled },
+    timings: { prefillMs: prefilled - started, decodeMs: performance.now() - prefilled, constraintMs },
   };
+}
+
+function checkOptions(sampling: SamplingOptions, maxTokens: number): void {
+  const bad = (what: string, value: unknown): never => {
+    throw new LocalmError('invalid_argument', `${what} is out of range: ${JSON.stringify(value)}`);
+  };
+  if (!Number.isInteger(maxTokens) || maxTokens < 0) bad('maxTokens (a non-negative integer)', maxTokens);
+  const { temperature = 0, topK = 0, topP = 1, minP = 0, repetitionPenalty = 1, seed = 0 } = sampling;
+  if (!(temperature >= 0) || !Number.isFinite(temperature)) bad('temperature (>= 0)', temperature);
+  if (!Number.isInteger(topK) || topK < 0) bad('topK (a non-negative integer)', topK);
+  if (!(topP > 0 && topP <= 1)) bad('topP (in (0, 1])', topP);
+  if (!(minP >= 0 && minP <= 1)) bad('minP (in [0, 1])', minP);
+  if (!(repetitionPenalty > 0) || !Number.isFinite(repetitionPenalty)) bad('repetitionPenalty (> 0)', repetitionPenalty);
+  if (!Number.isInteger(seed)) bad('seed (an integer)', seed);
+}
+
+/** The options with undefined fields dropped, so they do not hide the model's defaults. */
+function definedOnly(options: GenerateOptions): SamplingOptions {
+  const out: Record<string, unknown> = {};
+  for (const [key, value] of Object.entries(options)) if (value !== undefined) out[key] = value;
+  return out as SamplingOptions;
 }
 
 function commonPrefixLength(a: readonly number[], b: readonly number[]): number {

@@ -3,6 +3,8 @@
 export { loadModel, type Engine, type LoadModelOptions, type Model, type ModelInfo } from './model.js';
 export { DEFAULT_GENERATION, type GenerateOptions, type GenerationEvent, type StopReason, type Usage } from './generate.js';
 export type { ModelConfig } from './model-config.js';
-export { argmax, sampleToken, Rng } from './sampler.js';
+export { applyPenalties, argmax, candidates, sampleToken, Rng, type SamplingOptions } from './sampler.js';
+export { StopMatcher } from './stop-strings.js';
+export { checkJsonPrefix, JSON_DEFAULT_BOUNDS, type JsonSchema } from './json-prefix.js';
 export { LocalmError, isLocalmError, ERROR_CODES, type ErrorCode } from '@localm/errors';
 export { DEVICE_REQUESTS, type Device, type DeviceRequest, type SkippedDevice } from '@localm/backend';

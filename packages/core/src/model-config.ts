@@ -2,6 +2,7 @@
 // everything past parseModelConfig() is camelCase.
 
 import { LocalmError } from '@localm/errors';
+import type { SamplingOptions } from './sampler.js';
 
 /** The fields of config.json that localm reads. */
 export interface ConfigJson {
@@ -19,6 +20,10 @@ export interface GenerationConfigJson {
   max_length?: number;
   temperature?: number;
   do_sample?: boolean;
+  top_k?: number;
+  top_p?: number;
+  min_p?: number;
+  repetition_penalty?: number;
 }
 
 export interface ModelConfig {
@@ -26,7 +31,7 @@ export interface ModelConfig {
   vocabSize: number;
   contextLength: number; // positions the model was trained for, prompt included
   eosTokenIds: number[]; // any of these ends a generation
-  defaultTemperature: number; // 0 = greedy
+  defaultSampling: SamplingOptions; // from generation_config.json; greedy when it does not sample
 }
 
 const MAX_VOCAB = 1 << 24;
@@ -51,8 +56,29 @@ export function parseModelConfig(config: unknown, generation: unknown): ModelCon
   const contextLength = checkInt(c.max_position_embeddings ?? g.max_length, 'config.json max_position_embeddings', 1, MAX_CONTEXT);
   const eos = g.eos_token_id ?? c.eos_token_id ?? [];
   const eosTokenIds = (Array.isArray(eos) ? eos : [eos]).map((id) => checkInt(id, 'eos_token_id', 0, vocabSize - 1));
-  const temperature = g.do_sample === true && typeof g.temperature === 'number' ? g.temperature : 0;
-  return { modelType: typeof c.model_type === 'string' ? c.model_type : 'unknown', vocabSize, contextLength, eosTokenIds, defaultTemperature: temperature };
+  return { modelType: typeof c.model_type === 'string' ? c.model_type : 'unknown', vocabSize, contextLength, eosTokenIds, defaultSampling: parseSampling(g) };
+}
+
+function parseSampling(g: GenerationConfigJson): SamplingOptions {
+  if (g.do_sample !== true) return { temperature: 0 };
+  const sampling: SamplingOptions = { temperature: finite(g.temperature, 'temperature', 0, 100) ?? 1 };
+  const topK = finite(g.top_k, 'top_k', 0, MAX_VOCAB);
+  const topP = finite(g.top_p, 'top_p', 0, 1);
+  const minP = finite(g.min_p, 'min_p', 0, 1);
+  const repetition = finite(g.repetition_penalty, 'repetition_penalty', 0, 100);
+  if (topK !== undefined) sampling.topK = topK;
+  if (topP !== undefined) sampling.topP = topP;
+  if (minP !== undefined) sampling.minP = minP;
+  if (repetition !== undefined) sampling.repetitionPenalty = repetition;
+  return sampling;
+}
+
+function finite(value: unknown, what: string, min: number, max: number): number | undefined {
+  if (value === undefined || value === null) return undefined;
+  if (typeof value !== 'number' || !(value >= min && value <= max)) {
+    throw new LocalmError('corrupt_model', `generation_config.json ${what} must be a number in [${min}, ${max}], got ${JSON.stringify(value)}`);
+  }
+  return value;
 }
 
 function checkInt(value: unknown, what: string, min: number, max: number): number {
