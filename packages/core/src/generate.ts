@@ -78,9 +78,9 @@ export async function* generateTokens(ctx: GenerationContext, promptIds: number[
   const stops = new StopMatcher(options.stop ?? []);
   const counts = new Map<number, number>();
   const tokenIds: number[] = [];
-  const forced: number[] = [];
   let constraintMs = 0;
   let stopReason: StopReason;
+  let stoppedByString = false;
   for (;;) {
     signal?.throwIfAborted();
     if (tokenIds.length >= maxTokens) {
@@ -91,9 +91,9 @@ export async function* generateTokens(ctx: GenerationContext, promptIds: number[
     let next: number;
     if (constraint) {
       const t0 = performance.now();
-      // Close the document while the token budget still allows it, one character per token.
-      if (forced.length === 0 && maxTokens - tokenIds.length <= constraint.completionLength) forced.push(...constraint.completionIds());
-      const picked = forced.shift() ?? constraint.pick(logits, sampling, rng);
+      // Only tokens after which the document can still be closed within the token budget.
+      const budget = maxTokens - tokenIds.length - 1;
+      const picked = constraint.pick(logits, sampling, rng, budget) ?? constraint.completionIds()[0];
       constraintMs += performance.now() - t0;
       if (picked === undefined) throw new LocalmError('invalid_argument', 'no token can continue the JSON document under this schema');
       next = picked;
@@ -109,7 +109,12 @@ export async function* generateTokens(ctx: GenerationContext, promptIds: number[
     counts.set(next, (counts.get(next) ?? 0) + 1);
     const matched = stops.push(text.push(next));
     if (matched.text) yield { type: 'text', text: matched.text, tokenId: next };
-    if (matched.stopped || constraint?.isComplete) {
+    if (matched.stopped) {
+      stopReason = 'stop';
+      stoppedByString = true;
+      break;
+    }
+    if (constraint?.isComplete) {
       stopReason = 'stop';
       break;
     }
@@ -125,7 +130,7 @@ export async function* generateTokens(ctx: GenerationContext, promptIds: number[
     cachedIds.push(next);
     computed++;
   }
-  if (stopReason !== 'stop') {
+  if (!stoppedByString) {
     const rest = stops.push(text.flush());
     const tail = rest.text + (rest.stopped ? '' : stops.flush());
     if (tail) yield { type: 'text', text: tail, tokenId: tokenIds[tokenIds.length - 1] ?? -1 };

@@ -5,6 +5,8 @@ export { DEFAULT_GENERATION, type GenerateOptions, type GenerationEvent, type St
 export type { ModelConfig } from './model-config.js';
 export { applyPenalties, argmax, candidates, sampleToken, Rng, type SamplingOptions } from './sampler.js';
 export { StopMatcher } from './stop-strings.js';
+export { renderChat, type ChatMessage, type ChatOptions } from './chat.js';
+export { createChatCompletions, type ChatCompletion, type ChatCompletionChunk, type ChatCompletionRequest, type ChatCompletions, type ChatFunction, type FinishReason } from './openai.js';
 export { checkJsonPrefix, JSON_DEFAULT_BOUNDS, type JsonSchema } from './json-prefix.js';
 export { LocalmError, isLocalmError, ERROR_CODES, type ErrorCode } from '@localm/errors';
 export { DEVICE_REQUESTS, type Device, type DeviceRequest, type SkippedDevice } from '@localm/backend';

@@ -47,16 +47,13 @@ export class JsonConstraint {
     return this.#state.valid && this.#state.complete;
   }
 
-  /** Characters still needed at the least. */
-  get completionLength(): number {
-    return this.#state.valid ? this.#state.completion.length : 0;
-  }
-
-  allows(id: number): boolean {
+  /** Whether `id` keeps the text a valid prefix that `budget` more one-character tokens can finish. */
+  allows(id: number, budget = Infinity): boolean {
     const piece = this.#pieces[id];
     if (!piece) return false;
     this.checks++;
-    return checkJsonPrefix(this.#schema, this.#text + piece).valid;
+    const state = checkJsonPrefix(this.#schema, this.#text + piece);
+    return state.valid && state.completion.length <= budget;
   }
 
   accept(id: number): void {
@@ -75,7 +72,7 @@ export class JsonConstraint {
   }
 
   /** Picks an allowed token: greedy over the sorted logits, or a draw with invalid ids rejected. */
-  pick(logits: Float32Array, sampling: SamplingOptions, rng: Rng): number | undefined {
+  pick(logits: Float32Array, sampling: SamplingOptions, rng: Rng, budget = Infinity): number | undefined {
     if ((sampling.temperature ?? 0) > 0) {
       const { ids, probs } = candidates(logits, sampling);
       const weights = Float64Array.from(probs);
@@ -84,14 +81,14 @@ export class JsonConstraint {
         let coin = rng.nextFloat() * left;
         let i = 0;
         for (; i < ids.length - 1; i++) if ((coin -= weights[i]!) < 0) break;
-        if (this.allows(ids[i]!)) return ids[i]!;
+        if (this.allows(ids[i]!, budget)) return ids[i]!;
         left -= weights[i]!;
         weights[i] = 0;
       }
     }
     const best = argmax(logits);
-    if (this.allows(best)) return best;
+    if (this.allows(best, budget)) return best;
     const order = Array.from({ length: logits.length }, (_, i) => i).sort((a, b) => logits[b]! - logits[a]! || a - b);
-    return order.find((id) => this.allows(id));
+    return order.find((id) => this.allows(id, budget));
   }
 }

@@ -3,7 +3,9 @@
 import { createDecoder, type Decoder, type Device, type DeviceRequest, type SkippedDevice } from '@localm/backend';
 import { LocalmError } from '@localm/errors';
 import { loadTokenizer, type Tokenizer } from '@localm/tokenizer';
-import { generateTokens, type GenerateOptions, type GenerationEvent } from './generate.js';
+import { chatPromptIds, type ChatMessage, type ChatOptions } from './chat.js';
+import { DEFAULT_GENERATION, generateTokens, type GenerateOptions, type GenerationEvent } from './generate.js';
+import { createChatCompletions, type ChatCompletions, type ChatFunction } from './openai.js';
 import { parseJson, parseModelConfig, type ModelConfig } from './model-config.js';
 import { openModelStore, type ModelStore } from './model-store.js';
 
@@ -42,6 +44,14 @@ export interface Engine {
 /** A model loaded in this thread: the Engine plus direct access to its tokenizer. Holds memory until `dispose()`. */
 export interface Model extends Engine {
   readonly tokenizer: Tokenizer;
+  /**
+   * Streams the assistant's reply to `messages`, rendered with the model's chat template. The KV cache
+   * keeps the conversation: the next turn computes only what is new. `chat.completions.create` is the
+   * OpenAI-compatible form of the same call.
+   * @example
+   * const reply = await model.chat.completions.create({ messages: [{ role: 'user', content: 'Hi' }] });
+   */
+  readonly chat: ChatFunction & { completions: ChatCompletions };
 }
 
 const GRAPH_FILE = 'onnx/model.onnx';
@@ -102,13 +112,27 @@ class LoadedModel implements Model {
   #queue: Promise<unknown> = Promise.resolve();
   #cachedIds: number[] = []; // the token ids whose keys and values are in the decoder's KV cache
   #disposed = false;
+  readonly chat: Model['chat'];
 
   constructor(
     readonly info: ModelInfo,
     readonly tokenizer: Tokenizer,
     private readonly decoder: Decoder,
     private readonly config: ModelConfig,
-  ) {}
+  ) {
+    const chat = (messages: readonly ChatMessage[], options: ChatOptions = {}): AsyncIterable<GenerationEvent> => {
+      this.#check();
+      const context = this.info.contextLength;
+      // Dropping turns must leave room for the reply; failing needs only the prompt to fit.
+      const reserve = options.contextOverflow === 'dropOldest' ? Math.min(options.maxTokens ?? DEFAULT_GENERATION.maxTokens, context >> 1) : 0;
+      // Rendering and its errors (context_full) happen when iteration starts, as for generate().
+      const run = async function* (this: LoadedModel): AsyncGenerator<GenerationEvent> {
+        yield* this.generate(chatPromptIds(this.tokenizer, messages, context - reserve, options), options);
+      };
+      return { [Symbol.asyncIterator]: () => run.call(this) };
+    };
+    this.chat = Object.assign(chat, { completions: createChatCompletions(chat, info.modelType) });
+  }
 
   generate(prompt: string | readonly number[], options: GenerateOptions = {}): AsyncIterable<GenerationEvent> {
     this.#check();

@@ -21,12 +21,18 @@ export function argmax(logits: Float32Array): number {
   return best;
 }
 
-/** xorshift64*, the generator of llama2.c's run.c, so a seed means the same stream there and here. */
+/**
+ * The specified PRNG: xorshift64* (run.c's generator) with its state set from the seed by one
+ * splitmix64 step, so that neighbouring seeds (0, 1, 2, ...) give unrelated streams.
+ */
 export class Rng {
   #state: bigint;
 
   constructor(seed: number | bigint) {
-    this.#state = BigInt.asUintN(64, BigInt(seed)) || 1n; // zero is a fixed point of xorshift
+    let z = BigInt.asUintN(64, BigInt(seed) + 0x9e3779b97f4a7c15n);
+    z = BigInt.asUintN(64, (z ^ (z >> 30n)) * 0xbf58476d1ce4e5b9n);
+    z = BigInt.asUintN(64, (z ^ (z >> 27n)) * 0x94d049bb133111ebn);
+    this.#state = z ^ (z >> 31n) || 1n; // zero is a fixed point of xorshift
   }
 
   /** A uniform float in [0, 1) with 24 random bits, as run.c's random_f32. */
