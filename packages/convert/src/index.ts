@@ -5,3 +5,4 @@ export type { ConvertLlama2cOptions, ConvertResult } from './convert-llama2c.js'
 export type { ConvertDtype } from './llama-graph.js';
 export { readLlama2cCheckpoint } from './llama2c-checkpoint.js';
 export type { Llama2cCheckpoint, Llama2cConfig, Llama2cLayer } from './llama2c-checkpoint.js';
+export { readLlama2cTokenizer, llama2cTokenizerFiles, type Llama2cVocab } from './llama2c-tokenizer.js';

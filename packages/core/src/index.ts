@@ -2,7 +2,7 @@
 
 export { loadModel, type Engine, type LoadModelOptions, type Model, type ModelInfo } from './model.js';
 export { DEFAULT_GENERATION, type GenerateOptions, type GenerationEvent, type StopReason, type Usage } from './generate.js';
-export type { ModelConfig } from './model-config.js';
+export { parseModelConfig, type ConfigJson, type GenerationConfigJson, type ModelConfig } from './model-config.js';
 export { applyPenalties, argmax, candidates, sampleToken, Rng, type SamplingOptions } from './sampler.js';
 export { StopMatcher } from './stop-strings.js';
 export { renderChat, type ChatMessage, type ChatOptions } from './chat.js';
