@@ -37,13 +37,6 @@ export interface Engine {
    * for await (const e of model.generate('Once upon a time', { maxTokens: 64 })) if (e.type === 'text') process.stdout.write(e.text);
    */
   generate(prompt: string | readonly number[], options?: GenerateOptions): AsyncIterable<GenerationEvent>;
-  /** Frees the model; every later call throws `disposed`. */
-  dispose(): Promise<void>;
-}
-
-/** A model loaded in this thread: the Engine plus direct access to its tokenizer. Holds memory until `dispose()`. */
-export interface Model extends Engine {
-  readonly tokenizer: Tokenizer;
   /**
    * Streams the assistant's reply to `messages`, rendered with the model's chat template. The KV cache
    * keeps the conversation: the next turn computes only what is new. `chat.completions.create` is the
@@ -52,6 +45,13 @@ export interface Model extends Engine {
    * const reply = await model.chat.completions.create({ messages: [{ role: 'user', content: 'Hi' }] });
    */
   readonly chat: ChatFunction & { completions: ChatCompletions };
+  /** Frees the model; every later call throws `disposed`. */
+  dispose(): Promise<void>;
+}
+
+/** A model loaded in this thread: the Engine plus direct access to its tokenizer. Holds memory until `dispose()`. */
+export interface Model extends Engine {
+  readonly tokenizer: Tokenizer;
 }
 
 const GRAPH_FILE = 'onnx/model.onnx';

@@ -14,6 +14,7 @@ export const ERROR_CODES = [
   'invalid_argument',
   'disposed',
   'busy',
+  'worker_crashed',
 ] as const;
 
 export type ErrorCode = (typeof ERROR_CODES)[number];

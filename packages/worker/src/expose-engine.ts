@@ -1,0 +1,102 @@
+// The worker side: loads one model and serves it to the main thread through comlink. Each run's
+// events go out on their own MessagePort; cancel(runId) aborts a run between tokens.
+
+import { LocalmError, loadModel, type ChatMessage, type GenerationEvent, type LoadModelOptions, type Model, type ModelInfo } from '@localm/core';
+import { expose, type Endpoint } from 'comlink/dist/esm/comlink.mjs';
+import { installErrorHandler, serializeError } from './errors.js';
+import type { PortLike, RemoteEngine, RunMessage, WireChatOptions, WireGenerateOptions } from './protocol.js';
+
+/**
+ * Serves an engine from this worker. Call it once in the worker's entry module.
+ * @example
+ * // worker.ts
+ * import { exposeEngine } from '@localm/worker';
+ * await exposeEngine();
+ */
+export async function exposeEngine(endpoint?: Endpoint): Promise<void> {
+  installErrorHandler();
+  expose(new EngineHost(), endpoint ?? (await defaultEndpoint()));
+}
+
+/** `self` in a Web Worker; `parentPort` (through comlink's adapter) in a Node worker thread. */
+async function defaultEndpoint(): Promise<Endpoint> {
+  const isNode = typeof (globalThis as { process?: { versions?: { node?: string } } }).process?.versions?.node === 'string';
+  if (!isNode) return globalThis as unknown as Endpoint;
+  const threads = 'node:worker_threads';
+  const { parentPort } = (await import(/* @vite-ignore */ threads)) as typeof import('node:worker_threads');
+  if (!parentPort) throw new LocalmError('invalid_argument', 'exposeEngine() must run inside a worker thread');
+  const { default: nodeEndpoint } = await import('comlink/dist/esm/node-adapter.mjs');
+  return nodeEndpoint(parentPort as unknown as Parameters<typeof nodeEndpoint>[0]);
+}
+
+/** Lets queued messages (a cancel) in between tokens: a task, not a microtask. */
+function nextTask(): Promise<void> {
+  if (typeof setImmediate === 'function') return new Promise((resolve) => setImmediate(resolve));
+  return new Promise((resolve) => {
+    const channel = new MessageChannel();
+    channel.port1.onmessage = () => {
+      channel.port1.close();
+      resolve();
+    };
+    channel.port2.postMessage(null);
+  });
+}
+
+class EngineHost implements RemoteEngine {
+  #model: Model | undefined;
+  readonly #runs = new Map<number, AbortController>();
+
+  async load(source: string, options: LoadModelOptions): Promise<ModelInfo> {
+    if (this.#model) throw new LocalmError('invalid_argument', 'this worker already holds a model; dispose it first');
+    this.#model = await loadModel(source, options);
+    return this.#model.info;
+  }
+
+  async generate(runId: number, prompt: string | number[], options: WireGenerateOptions, port: PortLike): Promise<void> {
+    const signal = this.#start(runId);
+    this.#pump(runId, this.#need().generate(prompt, { ...options, signal }), port);
+  }
+
+  async chat(runId: number, messages: ChatMessage[], options: WireChatOptions, port: PortLike): Promise<void> {
+    const signal = this.#start(runId);
+    this.#pump(runId, this.#need().chat(messages, { ...options, signal }), port);
+  }
+
+  cancel(runId: number): void {
+    this.#runs.get(runId)?.abort(new DOMException('the run was cancelled', 'AbortError'));
+  }
+
+  async dispose(): Promise<void> {
+    for (const run of this.#runs.values()) run.abort(new DOMException('the engine was disposed', 'AbortError'));
+    await this.#model?.dispose();
+  }
+
+  #need(): Model {
+    if (!this.#model) throw new LocalmError('invalid_argument', 'no model is loaded in this worker');
+    return this.#model;
+  }
+
+  #start(runId: number): AbortSignal {
+    const controller = new AbortController();
+    this.#runs.set(runId, controller);
+    return controller.signal;
+  }
+
+  #pump(runId: number, events: AsyncIterable<GenerationEvent>, port: PortLike): void {
+    const send = (message: RunMessage): void => port.postMessage(message);
+    void (async () => {
+      try {
+        for await (const event of events) {
+          send({ type: 'event', event });
+          await nextTask();
+        }
+        send({ type: 'end' });
+      } catch (err) {
+        send({ type: 'error', error: serializeError(err) });
+      } finally {
+        this.#runs.delete(runId);
+        port.close();
+      }
+    })();
+  }
+}
