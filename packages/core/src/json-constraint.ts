@@ -4,7 +4,7 @@
 
 import type { Tokenizer } from '@localm/tokenizer';
 import { checkJsonPrefix, type JsonSchema, type PrefixState } from './json-prefix.js';
-import { argmax, candidates, type Rng, type SamplingOptions } from './sampler.js';
+import { candidates, type Rng, type SamplingOptions } from './sampler.js';
 
 const pieceCache = new WeakMap<Tokenizer, string[]>();
 
@@ -86,9 +86,16 @@ export class JsonConstraint {
         weights[i] = 0;
       }
     }
-    const best = argmax(logits);
-    if (this.allows(best, budget)) return best;
+    // Most likely first: a few linear argmax passes (each O(vocab)) before paying for a full sort.
+    const rejected = new Set<number>();
+    for (let tries = 0; tries < 16; tries++) {
+      let best = -1;
+      for (let i = 0; i < logits.length; i++) if (!rejected.has(i) && (best < 0 || logits[i]! > logits[best]!)) best = i;
+      if (best < 0) return undefined;
+      if (this.allows(best, budget)) return best;
+      rejected.add(best);
+    }
     const order = Array.from({ length: logits.length }, (_, i) => i).sort((a, b) => logits[b]! - logits[a]! || a - b);
-    return order.find((id) => this.allows(id, budget));
+    return order.find((id) => !rejected.has(id) && this.allows(id, budget));
   }
 }
