@@ -10,13 +10,22 @@ import { loadOrt, openSession, toLocalmError, type ModelFiles, type OrtModule, t
 
 export interface DecoderOptions {
   device?: DeviceRequest; // default 'auto'
-  numThreads?: number; // default: the runtime's choice
+  numThreads?: number; // default: the runtime's choice (localm's WASM kernels: every core in Node, 1 in browsers)
+  contextLength?: number; // positions the KV cache must hold; sizes localm's WASM KV cache (default 4096)
+  wasmEngine?: WasmEngineRequest; // which engine runs the 'wasm' device; default 'auto'
 }
+
+/** The code that runs a session. */
+export type Engine = 'localm-wasm' | 'onnxruntime-web' | 'onnxruntime-node';
+/** 'auto': localm's own kernels when they support the graph, else onnxruntime-web. */
+export type WasmEngineRequest = 'auto' | 'localm' | 'onnxruntime';
 
 /** What was decided when the decoder was created. */
 export interface DecoderInfo {
   device: Device; // the device in use, after 'auto'
   skipped: SkippedDevice[]; // devices not used, each with its reason
+  engine: Engine; // what runs it on that device
+  engineNotes: string[]; // engines passed over on that device, with reasons
   kv: KvLayout;
   vocabSize: number;
 }
@@ -41,13 +50,23 @@ export interface Decoder {
  */
 export async function createDecoder(files: ModelFiles, options: DecoderOptions = {}): Promise<Decoder> {
   const { order, skipped } = planDevices(options.device ?? 'auto', detectCapabilities());
+  const engineNotes: string[] = [];
   for (const device of order) {
+    if (device === 'wasm' && (options.wasmEngine ?? 'auto') !== 'onnxruntime') {
+      try {
+        return await openLocalmWasm(files, options, skipped);
+      } catch (err) {
+        if (options.wasmEngine === 'localm' || !isLocalmError(err, 'unsupported_model')) throw err;
+        engineNotes.push(`localm-wasm: ${err.message}`);
+      }
+    }
     let session: OrtSession | undefined;
     try {
       session = await openSession(device, files, options.numThreads === undefined ? {} : { numThreads: options.numThreads });
       const ort = await loadOrt(device);
       const { kv, vocabSize } = readLayout(session);
-      return new OrtDecoder(ort, session, { device, skipped: [...skipped], kv, vocabSize });
+      const engine: Engine = device === 'cpu' ? 'onnxruntime-node' : 'onnxruntime-web';
+      return new OrtDecoder(ort, session, { device, skipped: [...skipped], engine, engineNotes, kv, vocabSize });
     } catch (err) {
       await session?.release().catch(() => undefined);
       // A model the runtime cannot read fails the same way everywhere: say so instead of falling back.
@@ -57,6 +76,35 @@ export async function createDecoder(files: ModelFiles, options: DecoderOptions =
   }
   const reasons = skipped.map((s) => `${s.device} (${s.reason})`).join(', ');
   throw new LocalmError('no_backend', `no device could run the model: ${reasons}`, { details: { skipped } });
+}
+
+/** localm's own WASM SIMD decoder (packages/wasm-kernels): one call into WASM per step. */
+async function openLocalmWasm(files: ModelFiles, options: DecoderOptions, skipped: SkippedDevice[]): Promise<Decoder> {
+  const { createWasmDecoder } = await import('@localm/wasm-kernels');
+  const caps = detectCapabilities();
+  // Threads are tested in Node (worker_threads); in browsers they wait on the main thread, so one.
+  const threads = options.numThreads ?? (caps.node && caps.wasmThreads ? await nodeCores() : 1);
+  const decoder = await createWasmDecoder(
+    { graph: files.graph, externalData: files.externalData },
+    { numThreads: threads, ...(options.contextLength === undefined ? {} : { contextLength: options.contextLength }) },
+  );
+  const { kv, vocabSize } = decoder.info;
+  const info: DecoderInfo = { device: 'wasm', skipped: [...skipped], engine: 'localm-wasm', engineNotes: [], kv, vocabSize };
+  return {
+    info,
+    get cachedTokens() {
+      return decoder.cachedTokens;
+    },
+    step: (ids) => decoder.step(ids),
+    truncate: (length) => decoder.truncate(length),
+    dispose: () => decoder.dispose(),
+  };
+}
+
+async function nodeCores(): Promise<number> {
+  const osModule = 'node:os';
+  const os = (await import(/* @vite-ignore */ osModule)) as typeof import('node:os');
+  return Math.max(1, os.availableParallelism());
 }
 
 function readLayout(session: InferenceSession): { kv: KvLayout; vocabSize: number } {

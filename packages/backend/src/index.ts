@@ -2,6 +2,6 @@
 
 export { detectCapabilities, type Capabilities } from './capabilities.js';
 export { DEVICES, DEVICE_REQUESTS, planDevices, type Device, type DeviceRequest, type SkippedDevice } from './device.js';
-export { createDecoder, type Decoder, type DecoderInfo, type DecoderOptions } from './decoder.js';
+export { createDecoder, type Decoder, type DecoderInfo, type DecoderOptions, type Engine as RuntimeEngine, type WasmEngineRequest } from './decoder.js';
 export type { KvLayout } from './kv-cache.js';
 export type { ModelFiles } from './ort-runtime.js';

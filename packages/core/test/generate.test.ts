@@ -23,15 +23,20 @@ async function collect(events: AsyncIterable<GenerationEvent>): Promise<{ text: 
   throw new Error('no done event');
 }
 
-describe.each(['cpu', 'wasm'] as const)('on %s', (device) => {
+describe.each([
+  { device: 'cpu', engine: 'onnxruntime-node' },
+  { device: 'wasm', engine: 'localm-wasm' },
+  { device: 'wasm', engine: 'onnxruntime-web' },
+] as const)('on $device with $engine', ({ device, engine }) => {
   let model: Model;
   beforeAll(async () => {
-    model = await loadModel(MODEL, { device });
+    model = await loadModel(MODEL, { device, wasmEngine: engine === 'onnxruntime-web' ? 'onnxruntime' : 'auto' });
   });
   afterAll(() => model.dispose());
 
-  test('reports the device it runs on', () => {
+  test('reports the device and engine it runs on', () => {
     expect(model.info.device).toBe(device);
+    expect(model.info.engine).toBe(engine);
     expect(model.info.contextLength).toBe(512);
     expect(model.info.eosTokenIds).toEqual([2, 1]);
   });
