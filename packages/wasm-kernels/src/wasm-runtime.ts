@@ -106,7 +106,9 @@ interface ThreadHandle {
 
 async function spawnWorker(module: WebAssembly.Module, memory: WebAssembly.Memory, id: number, stackTop: number): Promise<ThreadHandle> {
   const data = { module, memory, id, stackTop };
-  if (typeof Worker === 'function') {
+  // Ask for Node first: onnxruntime-web's Node build installs a global `Worker` that only takes paths.
+  const isNode = typeof (globalThis as { process?: { versions?: { node?: string } } }).process?.versions?.node === 'string';
+  if (!isNode && typeof Worker === 'function') {
     const source = `self.onmessage = (e) => { const data = e.data; const post = (m) => self.postMessage(m); ${WORKER_BODY} };`;
     const url = URL.createObjectURL(new Blob([source], { type: 'text/javascript' }));
     const worker = new Worker(url);
@@ -119,7 +121,8 @@ async function spawnWorker(module: WebAssembly.Module, memory: WebAssembly.Memor
     });
     return { stop: async () => { await done; worker.terminate(); } };
   }
-  const { Worker: NodeWorker } = await import('node:worker_threads');
+  const threadsModule = 'node:worker_threads';
+  const { Worker: NodeWorker } = (await import(/* @vite-ignore */ threadsModule)) as typeof import('node:worker_threads');
   const source = `const { parentPort, workerData: data } = require('node:worker_threads'); const post = (m) => parentPort.postMessage(m); ${WORKER_BODY}`;
   const worker = new NodeWorker(source, { eval: true, workerData: data });
   worker.unref();
