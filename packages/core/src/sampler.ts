@@ -81,38 +81,80 @@ export function candidates(logits: Float32Array, options: SamplingOptions): { id
   const minP = options.minP ?? 0;
   let max = -Infinity;
   for (const v of logits) if (v > max) max = v;
-  // Sorting the whole vocabulary is the cost; with top-k, a partial selection would do. Vocabularies
-  // are at most a few 100k, and this runs once per token next to a full decoder step.
-  const order = Array.from({ length: logits.length }, (_, i) => i).filter((i) => logits[i]! > -Infinity);
-  order.sort((a, b) => logits[b]! - logits[a]! || a - b);
-  let n = topK > 0 ? Math.min(topK, order.length) : order.length;
-  const weights = new Float64Array(n);
-  let sum = 0;
-  for (let i = 0; i < n; i++) sum += weights[i] = Math.exp((logits[order[i]!]! - max) / temperature);
-  // HF's order: top-k, then top-p and min-p on the top-k distribution; each keeps a prefix of the
-  // sorted candidates, so together they keep the shorter prefix.
-  let keep = n;
+  const weights = new Float64Array(logits.length); // softmax numerators; the most likely has weight 1
+  let total = 0;
+  for (let i = 0; i < logits.length; i++) total += weights[i] = Math.exp((logits[i]! - max) / temperature);
+  // Sorting a 100k+ vocabulary every token costs more than the rest of sampling: every filter keeps a
+  // prefix of the sorted order, so find a weight bound that holds that prefix with linear passes and
+  // sort only the ids above it.
+  const above = (b: number): { count: number; mass: number } => {
+    let count = 0;
+    let mass = 0;
+    for (let i = 0; i < weights.length; i++) {
+      if (weights[i]! >= b) {
+        count++;
+        mass += weights[i]!;
+      }
+    }
+    return { count, mass };
+  };
+  // Each filter's prefix lies above its own bound, so the shorter prefix lies above the larger bound.
+  let kBound = 0;
+  let kTotal = total; // top-p counts mass over the top-k set (HF's order)
+  if (topK > 0) {
+    kBound = 1;
+    while (above(kBound).count < topK && kBound > 1e-300) kBound /= 16;
+    kTotal = topMass(weights, kBound, topK);
+  }
+  let pBound = 0;
+  if (topP < 1) {
+    pBound = 1;
+    while (above(pBound).mass < topP * kTotal && pBound > 1e-300) pBound /= 16;
+  }
+  const bound = Math.max(kBound, pBound);
+  const floor = Math.max(minP, Number.MIN_VALUE); // min-p: w >= minP * w_max, with w_max = 1
+  const pool: number[] = [];
+  for (let i = 0; i < weights.length; i++) if (weights[i]! >= bound && weights[i]! >= floor) pool.push(i);
+  pool.sort((a, b) => weights[b]! - weights[a]! || a - b);
+  let n = topK > 0 ? Math.min(topK, pool.length) : pool.length;
   if (topP < 1) {
     let mass = 0;
     let kept = 0;
-    while (kept < n && mass < topP * sum) mass += weights[kept++]!;
-    keep = Math.min(keep, Math.max(1, kept));
+    while (kept < n && mass < topP * kTotal) mass += weights[pool[kept++]!]!;
+    n = Math.max(1, kept);
   }
-  if (minP > 0) {
-    let kept = 0;
-    while (kept < n && weights[kept]! >= minP * weights[0]!) kept++;
-    keep = Math.min(keep, Math.max(1, kept));
-  }
-  n = keep;
-  const probs = weights.slice(0, n);
-  const total = probs.reduce((a, b) => a + b, 0);
-  for (let i = 0; i < n; i++) probs[i]! /= total;
-  return { ids: Int32Array.from(order.slice(0, n)), probs };
+  const ids = Int32Array.from(pool.slice(0, Math.max(1, n)));
+  const probs = Float64Array.from(ids, (i) => weights[i]!);
+  const sum = probs.reduce((a, b) => a + b, 0);
+  for (let i = 0; i < probs.length; i++) probs[i]! /= sum;
+  return { ids, probs };
+}
+
+/** The mass of the k largest weights, given a bound that at least k weights reach. */
+function topMass(weights: Float64Array, bound: number, k: number): number {
+  const head: number[] = [];
+  for (let i = 0; i < weights.length; i++) if (weights[i]! >= bound) head.push(weights[i]!);
+  head.sort((a, b) => b - a);
+  return head.slice(0, k).reduce((a, b) => a + b, 0);
 }
 
 /** Samples the next id; temperature 0 is greedy. `logits` must already hold bias and penalties. */
 export function sampleToken(logits: Float32Array, options: SamplingOptions, rng: Rng): number {
-  if ((options.temperature ?? 0) <= 0) return argmax(logits);
+  const temperature = options.temperature ?? 0;
+  if (temperature <= 0) return argmax(logits);
+  if ((options.topK ?? 0) === 0 && (options.topP ?? 1) >= 1 && (options.minP ?? 0) === 0) {
+    // No filter: draw from the whole softmax in two linear passes, no candidate list.
+    let max = -Infinity;
+    for (const v of logits) if (v > max) max = v;
+    let sum = 0;
+    for (let i = 0; i < logits.length; i++) sum += Math.exp((logits[i]! - max) / temperature);
+    let coin = rng.nextFloat() * sum;
+    for (let i = 0; i < logits.length; i++) {
+      coin -= Math.exp((logits[i]! - max) / temperature);
+      if (coin < 0) return i;
+    }
+    return argmax(logits);
+  }
   const { ids, probs } = candidates(logits, options);
   let coin = rng.nextFloat();
   for (let i = 0; i < ids.length; i++) {
