@@ -1,6 +1,25 @@
-// Reads the files of a model folder from a local path or a URL. Knows file names, not their contents.
+// Reads the files of a model folder from where the caller has it: a local path, an http(s) URL (through
+// the model cache, see loading/), or files the user picked. Checks sizes and sha256 where a manifest or
+// the caller gives them. Knows file names, not their contents.
 
 import { LocalmError } from '@localm/errors';
+import { downloadToCache } from './loading/download.js';
+import { openPickedFiles } from './loading/file-source.js';
+import { applyPins, MANIFEST_FILE, parseManifest, type ModelFile } from './loading/manifest.js';
+import type { ModelCache } from './loading/model-cache.js';
+import type { LoadProgress } from './loading/progress.js';
+import { sha256Hex } from './loading/sha256.js';
+
+/** A model folder: a path, an http(s) URL, or the files of a folder the user picked. */
+export type ModelSource = string | URL | readonly File[] | FileList;
+
+/** How openModelStore reaches the files. */
+export interface ModelStoreOptions {
+  onProgress?: ((progress: LoadProgress) => void) | undefined; // downloads (and cache hits: one call)
+  signal?: AbortSignal | undefined;
+  cache?: ModelCache | false | undefined; // URLs only; default openModelCache()
+  sha256?: Readonly<Record<string, string>> | undefined; // file path → hex digest; checked for every source
+}
 
 /** Where a model folder's files come from. */
 export interface ModelStore {
@@ -11,10 +30,73 @@ export interface ModelStore {
   localPath(name: string): string | undefined;
 }
 
-/** Opens a folder path or an http(s) URL. Throws `not_found` for a missing local folder. */
-export async function openModelStore(source: string): Promise<ModelStore> {
-  if (/^https?:\/\//i.test(source)) return new HttpStore(source.endsWith('/') ? source : `${source}/`);
-  return openLocalStore(source);
+/** Opens a folder path, an http(s) URL or picked files. Throws `not_found` for a missing local folder. */
+export async function openModelStore(source: ModelSource, options: ModelStoreOptions = {}): Promise<ModelStore> {
+  options.signal?.throwIfAborted();
+  if (source instanceof URL && source.protocol === 'file:') return withChecks(await openLocalStore(decodeURIComponent(source.pathname)), options.sha256);
+  if (source instanceof URL || (typeof source === 'string' && /^https?:\/\//i.test(source))) return openCachedStore(source, options);
+  if (typeof source === 'string') return withChecks(await openLocalStore(source), options.sha256);
+  if (typeof source === 'object' && source !== null && typeof (source as ArrayLike<File>).length === 'number') {
+    const picked = openPickedFiles(source);
+    return withChecks({ location: picked.location, read: (name) => picked.read(name), localPath: () => undefined }, options.sha256);
+  }
+  throw new LocalmError('invalid_argument', `a model source is a folder path, an http(s) URL or a list of File objects, not ${Object.prototype.toString.call(source)}`);
+}
+
+async function openCachedStore(source: string | URL, options: ModelStoreOptions): Promise<ModelStore> {
+  const { cache, record } = await downloadToCache(source, {
+    ...(options.cache === undefined ? {} : { cache: options.cache }),
+    ...(options.onProgress ? { onProgress: options.onProgress } : {}),
+    ...(options.signal ? { signal: options.signal } : {}),
+    ...(options.sha256 ? { sha256: options.sha256 } : {}),
+  });
+  options.signal?.throwIfAborted(); // aborted after the download committed: the model stays cached
+  const files = new Map(record.files.map((f) => [f.path, f]));
+  return {
+    location: record.url,
+    async read(name) {
+      const file = files.get(name);
+      if (!file) return undefined;
+      const bytes = await cache.backend.read(cache.fileKey(record, name));
+      if (bytes?.length !== file.sizeBytes) {
+        throw new LocalmError(
+          bytes ? 'checksum_mismatch' : 'not_found',
+          `${name} of ${record.url} in the model cache (${cache.location}) is ${bytes ? `${bytes.length} bytes, not ${file.sizeBytes}` : 'missing'}: delete it from the cache and load again`,
+        );
+      }
+      return bytes;
+    },
+    localPath: (name) => (files.has(name) ? cache.backend.localPath(cache.fileKey(record, name)) : undefined),
+  };
+}
+
+/** Checks each file read against the folder's localm.json and the caller's pins, when there are any. */
+async function withChecks(store: ModelStore, pins: Readonly<Record<string, string>> | undefined): Promise<ModelStore> {
+  const manifestBytes = await store.read(MANIFEST_FILE);
+  let expected: ModelFile[];
+  if (manifestBytes) expected = applyPins(parseManifest(manifestBytes, store.location), pins);
+  else if (pins) expected = Object.entries(pins).map(([path, sha256]) => applyPins([{ path }], { [path]: sha256 })[0]!);
+  else return store;
+  const byPath = new Map(expected.map((f) => [f.path, f]));
+  return {
+    location: store.location,
+    localPath: (name) => store.localPath(name),
+    async read(name) {
+      const bytes = await store.read(name);
+      const want = byPath.get(name);
+      if (!bytes || !want) return bytes;
+      if (want.sizeBytes !== undefined && bytes.length !== want.sizeBytes) {
+        throw new LocalmError('checksum_mismatch', `${store.location}: ${name} has ${bytes.length} bytes; ${MANIFEST_FILE} gives ${want.sizeBytes}`, { details: { file: name } });
+      }
+      if (want.sha256 !== undefined) {
+        const digest = await sha256Hex(bytes);
+        if (digest !== want.sha256) {
+          throw new LocalmError('checksum_mismatch', `${store.location}: ${name} has sha256 ${digest}, expected ${want.sha256}`, { details: { file: name, expected: want.sha256, actual: digest } });
+        }
+      }
+      return bytes;
+    },
+  };
 }
 
 async function openLocalStore(folder: string): Promise<ModelStore> {
@@ -44,26 +126,4 @@ async function openLocalStore(folder: string): Promise<ModelStore> {
     },
     localPath: resolveInside,
   };
-}
-
-class HttpStore implements ModelStore {
-  constructor(readonly location: string) {}
-
-  async read(name: string): Promise<Uint8Array | undefined> {
-    const url = new URL(name, this.location);
-    if (!url.href.startsWith(this.location)) throw new LocalmError('invalid_argument', `${name} points outside ${this.location}`);
-    let response: Response;
-    try {
-      response = await fetch(url);
-    } catch (cause) {
-      throw new LocalmError('not_found', `cannot fetch ${url.href}: ${String(cause)}`, { cause });
-    }
-    if (response.status === 404) return undefined;
-    if (!response.ok) throw new LocalmError('not_found', `${url.href}: HTTP ${response.status}`);
-    return new Uint8Array(await response.arrayBuffer());
-  }
-
-  localPath(): undefined {
-    return undefined;
-  }
 }

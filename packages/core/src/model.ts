@@ -1,23 +1,32 @@
 // loadModel(): reads a model folder, opens its tokenizer and decoder, and returns a Model.
 
-import { createDecoder, type Decoder, type Device, type DeviceRequest, type SkippedDevice } from '@localm/backend';
+import { createDecoder, type Decoder, type Device, type DeviceRequest, type RuntimeEngine, type SkippedDevice, type WasmEngineRequest } from '@localm/backend';
 import { LocalmError } from '@localm/errors';
 import { loadTokenizer, type Tokenizer } from '@localm/tokenizer';
 import { chatPromptIds, type ChatMessage, type ChatOptions } from './chat.js';
 import { DEFAULT_GENERATION, generateTokens, type GenerateOptions, type GenerationEvent } from './generate.js';
 import { createChatCompletions, type ChatCompletions, type ChatFunction } from './openai.js';
 import { parseJson, parseModelConfig, type ModelConfig } from './model-config.js';
-import { openModelStore, type ModelStore } from './model-store.js';
+import { openModelStore, type ModelSource, type ModelStore } from './model-store.js';
+import type { ModelCache } from './loading/model-cache.js';
+import type { LoadProgress } from './loading/progress.js';
 
 export interface LoadModelOptions {
   device?: DeviceRequest; // default 'auto': cpu (native) in Node, else webgpu, then wasm
   numThreads?: number; // default: the runtime's choice
+  wasmEngine?: WasmEngineRequest; // 'auto' (default): localm's WASM kernels where they support the model, else onnxruntime-web
+  onProgress?: (progress: LoadProgress) => void; // bytes of all files: at most every ~100 ms, and once at the end
+  signal?: AbortSignal; // stops a download: its reason is rethrown and nothing is cached
+  cache?: ModelCache | false; // for URLs; default openModelCache() (Cache API in browsers, a folder in Node); false: memory only
+  sha256?: Readonly<Record<string, string>>; // file path → hex digest, checked for every source; wins over localm.json
 }
 
 /** What was loaded and what was decided. */
 export interface ModelInfo {
   source: string;
   device: Device; // the device in use
+  engine: RuntimeEngine; // the code running it: 'localm-wasm', 'onnxruntime-web' or 'onnxruntime-node'
+  engineNotes: string[]; // engines passed over on that device, with reasons
   skippedDevices: SkippedDevice[]; // devices not used, with reasons
   modelType: string;
   vocabSize: number;
@@ -58,13 +67,15 @@ const GRAPH_FILE = 'onnx/model.onnx';
 const EXTERNAL_DATA_FILE = 'model.onnx_data'; // relative to the graph, as the graph names it
 
 /**
- * Loads a model folder in the Hugging Face ONNX layout from a path or an http(s) URL.
+ * Loads a model folder in the Hugging Face ONNX layout from a path, an http(s) URL (downloaded into the
+ * model cache once) or the files of a folder the user picked.
  * @example
  * const model = await loadModel('models/stories260k', { device: 'auto' });
  * console.log(model.info.device);
+ * const web = await loadModel('https://example.com/stories260k/', { onProgress: (p) => bar.value = p.loadedBytes / p.totalBytes });
  */
-export async function loadModel(source: string, options: LoadModelOptions = {}): Promise<Model> {
-  const store = await openModelStore(source);
+export async function loadModel(source: ModelSource, options: LoadModelOptions = {}): Promise<Model> {
+  const store = await openModelStore(source, options);
   const config = await readModelConfig(store);
   const tokenizerJson = await readRequired(store, 'tokenizer.json');
   const tokenizerConfigBytes = await store.read('tokenizer_config.json');
@@ -81,14 +92,19 @@ export async function loadModel(source: string, options: LoadModelOptions = {}):
       ...(graphPath ? { graphPath } : {}),
       externalData: externalData ? [{ path: EXTERNAL_DATA_FILE, data: externalData }] : [],
     },
-    { device: options.device ?? 'auto', ...(options.numThreads === undefined ? {} : { numThreads: options.numThreads }) },
+    {
+      device: options.device ?? 'auto',
+      contextLength: config.contextLength,
+      ...(options.numThreads === undefined ? {} : { numThreads: options.numThreads }),
+      ...(options.wasmEngine === undefined ? {} : { wasmEngine: options.wasmEngine }),
+    },
   );
   if (decoder.info.vocabSize !== config.vocabSize) {
     await decoder.dispose();
     throw new LocalmError('corrupt_model', `${GRAPH_FILE} has ${decoder.info.vocabSize} logits but config.json says vocab_size ${config.vocabSize}`);
   }
   return new LoadedModel(
-    { source: store.location, device: decoder.info.device, skippedDevices: decoder.info.skipped, ...config },
+    { source: store.location, device: decoder.info.device, engine: decoder.info.engine, engineNotes: decoder.info.engineNotes, skippedDevices: decoder.info.skipped, ...config },
     tokenizer,
     decoder,
     config,
