@@ -31,9 +31,12 @@ const loaded = new Map<Device, Promise<OrtModule>>();
 export function loadOrt(device: Device): Promise<OrtModule> {
   let runtime = loaded.get(device);
   if (!runtime) {
-    // A variable specifier keeps bundlers from pulling onnxruntime-node into web builds.
-    const specifier = device === 'cpu' ? 'onnxruntime-node' : 'onnxruntime-web';
-    runtime = (import(/* @vite-ignore */ specifier) as Promise<OrtModule>).catch((cause: unknown) => {
+    // A variable specifier keeps bundlers from pulling onnxruntime-node into web builds; the literal
+    // one lets them bundle onnxruntime-web (its Node entry loads here too).
+    const nativeModule = 'onnxruntime-node';
+    const specifier = device === 'cpu' ? nativeModule : 'onnxruntime-web';
+    const imported = device === 'cpu' ? import(/* @vite-ignore */ nativeModule) : import('onnxruntime-web');
+    runtime = (imported as Promise<OrtModule>).catch((cause: unknown) => {
       loaded.delete(device);
       throw new LocalmError('no_backend', `${device}: cannot load ${specifier}: ${String(cause)}`, { cause });
     });

@@ -38,7 +38,8 @@ const WORKER_STACK_BYTES = 1 << 18;
 async function loadBinary(name: string): Promise<Uint8Array<ArrayBuffer>> {
   const url = new URL(`../wasm/${name}`, import.meta.url);
   if (url.protocol === 'file:') {
-    const { readFile } = await import('node:fs/promises');
+    const fsModule = 'node:fs/promises';
+    const { readFile } = (await import(/* @vite-ignore */ fsModule)) as typeof import('node:fs/promises');
     return new Uint8Array(await readFile(url));
   }
   const response = await fetch(url);
