@@ -17,12 +17,19 @@ async function load(): Promise<void> {
   await engine?.dispose();
   worker?.terminate();
   generateButton.disabled = true;
-  progress.removeAttribute('value'); // indeterminate while the worker downloads and opens the model
+  progress.value = 0;
+  let updates = 0;
   status.textContent = 'loading…';
   const url = new URL($<HTMLInputElement>('model').value, location.href).href;
   worker = new Worker(new URL('./worker.ts', import.meta.url), { type: 'module' });
   try {
-    engine = await createWorkerEngine(worker, url);
+    engine = await createWorkerEngine(worker, url, {
+      onProgress: ({ loadedBytes, totalBytes, file }) => {
+        progress.value = totalBytes > 0 ? loadedBytes / totalBytes : 0;
+        progress.dataset['updates'] = String(++updates);
+        status.textContent = `loading ${file}: ${(loadedBytes / 1e6).toFixed(1)} of ${(totalBytes / 1e6).toFixed(1)} MB`;
+      },
+    });
   } catch (err) {
     status.textContent = `failed: ${(err as Error).message}`;
     progress.value = 0;

@@ -47,6 +47,7 @@ test('loads the bundled model in a worker and streams llama2.c greedy ids', asyn
   expect(await page.getAttribute('#status', 'data-device')).toBe('wasm');
   expect(await page.textContent('#status')).toContain('localm-wasm');
   expect(await page.getAttribute('#progress', 'value')).toBe('1');
+  expect(Number(await page.getAttribute('#progress', 'data-updates'))).toBeGreaterThanOrEqual(1); // progress came across the worker
   await page.fill('#prompt', record.prompt);
   await page.click('#generate');
   await page.waitForFunction(() => document.querySelector('#output')?.getAttribute('data-state') === 'maxTokens', undefined, { timeout: 60_000 });

@@ -1,10 +1,10 @@
 // The worker side: loads one model and serves it to the main thread through comlink. Each run's
 // events go out on their own MessagePort; cancel(runId) aborts a run between tokens.
 
-import { LocalmError, loadModel, type ChatMessage, type GenerationEvent, type LoadModelOptions, type Model, type ModelInfo } from '@localm/core';
+import { LocalmError, loadModel, type ChatMessage, type GenerationEvent, type Model, type ModelInfo } from '@localm/core';
 import { expose, type Endpoint } from 'comlink/dist/esm/comlink.mjs';
 import { installErrorHandler, serializeError } from './errors.js';
-import type { PortLike, RemoteEngine, RunMessage, WireChatOptions, WireGenerateOptions } from './protocol.js';
+import type { PortLike, RemoteEngine, RunMessage, WireChatOptions, WireGenerateOptions, WireLoadOptions } from './protocol.js';
 
 /**
  * Serves an engine from this worker. Call it once in the worker's entry module.
@@ -46,9 +46,13 @@ class EngineHost implements RemoteEngine {
   #model: Model | undefined;
   readonly #runs = new Map<number, AbortController>();
 
-  async load(source: string, options: LoadModelOptions): Promise<ModelInfo> {
+  async load(source: string, options: WireLoadOptions, progress?: PortLike): Promise<ModelInfo> {
     if (this.#model) throw new LocalmError('invalid_argument', 'this worker already holds a model; dispose it first');
-    this.#model = await loadModel(source, options);
+    try {
+      this.#model = await loadModel(source, progress ? { ...options, onProgress: (p) => progress.postMessage(p) } : options);
+    } finally {
+      progress?.close();
+    }
     return this.#model.info;
   }
 

@@ -2,6 +2,9 @@
 // Everything is plain data; functions and AbortSignals do not survive postMessage.
 
 import type { ChatMessage, ChatOptions, GenerateOptions, GenerationEvent, LoadModelOptions, ModelInfo } from '@localm/core';
+
+/** Load options that can be cloned: progress comes back on a port, and the cache is the worker's default. */
+export type WireLoadOptions = Omit<LoadModelOptions, 'onProgress' | 'signal' | 'cache'>;
 import type { SerializedError } from './errors.js';
 
 /** Generation options without the parts that cannot be cloned. */
@@ -19,7 +22,8 @@ export interface PortLike {
 
 /** The worker's API, as seen through comlink. */
 export interface RemoteEngine {
-  load(source: string, options: LoadModelOptions): Promise<ModelInfo>;
+  /** Loads the model; progress objects are posted on `progress` when given. */
+  load(source: string, options: WireLoadOptions, progress?: PortLike): Promise<ModelInfo>;
   /** Starts a run whose messages go to `port`; resolves when the run has started. */
   generate(runId: number, prompt: string | number[], options: WireGenerateOptions, port: PortLike): Promise<void>;
   chat(runId: number, messages: ChatMessage[], options: WireChatOptions, port: PortLike): Promise<void>;

@@ -11,12 +11,13 @@ import {
   type GenerateOptions,
   type GenerationEvent,
   type LoadModelOptions,
+  type LoadProgress,
   type ModelInfo,
 } from '@localm/core';
 import { releaseProxy, transfer, wrap, type Endpoint, type Remote } from 'comlink/dist/esm/comlink.mjs';
 import { deserializeError, installErrorHandler } from './errors.js';
 import { MessageQueue } from './message-queue.js';
-import type { PortLike, RemoteEngine, RunMessage } from './protocol.js';
+import type { PortLike, RemoteEngine, RunMessage, WireLoadOptions } from './protocol.js';
 
 /** A DOM Worker or a node:worker_threads Worker. */
 export type WorkerLike = Worker | import('node:worker_threads').Worker;
@@ -31,7 +32,11 @@ export type WorkerEngine = Engine;
  * const engine = await createWorkerEngine(worker, '/models/stories260k');
  * for await (const e of engine.generate('Once upon a time')) if (e.type === 'text') out.append(e.text);
  */
-export async function createWorkerEngine(worker: WorkerLike, source: string, options: Omit<LoadModelOptions, 'onProgress'> = {}): Promise<WorkerEngine> {
+export async function createWorkerEngine(
+  worker: WorkerLike,
+  source: string,
+  options: Omit<LoadModelOptions, 'signal' | 'cache'> = {},
+): Promise<WorkerEngine> {
   installErrorHandler();
   const isNodeWorker = !('addEventListener' in worker);
   const endpoint: Endpoint = isNodeWorker
@@ -47,7 +52,17 @@ export async function createWorkerEngine(worker: WorkerLike, source: string, opt
   } else {
     (worker as Worker).addEventListener('error', (e) => onCrash(e.error ?? new Error(e.message)));
   }
-  const info = await client.guard(remote.load(source, options));
+  const { onProgress, ...wire } = options;
+  // Progress objects come back on a port of their own; functions cannot cross postMessage.
+  const channel = onProgress ? new MessageChannel() : undefined;
+  if (channel && onProgress) listen(channel.port1, (p) => onProgress(p as LoadProgress));
+  const progressPort = channel ? transfer(channel.port2 as unknown as PortLike, [channel.port2 as unknown as Transferable]) : undefined;
+  let info: ModelInfo;
+  try {
+    info = await client.guard(remote.load(source, wire as WireLoadOptions, progressPort));
+  } finally {
+    channel?.port1.close();
+  }
   client.setInfo(info);
   return client;
 }
