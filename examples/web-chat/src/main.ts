@@ -11,7 +11,9 @@ const stopButton = $<HTMLButtonElement>('stop');
 let engine: Engine | undefined;
 let worker: Worker | undefined;
 let controller: AbortController | undefined;
-const maxTokens = Number(new URLSearchParams(location.search).get('maxTokens') ?? 200);
+const params = new URLSearchParams(location.search);
+const maxTokens = Number(params.get('maxTokens') ?? 200);
+const requestedDevice = (params.get('device') ?? 'auto') as 'auto' | 'webgpu' | 'wasm';
 
 async function load(): Promise<void> {
   await engine?.dispose();
@@ -24,6 +26,7 @@ async function load(): Promise<void> {
   worker = new Worker(new URL('./worker.ts', import.meta.url), { type: 'module' });
   try {
     engine = await createWorkerEngine(worker, url, {
+      device: requestedDevice,
       onProgress: ({ loadedBytes, totalBytes, file }) => {
         progress.value = totalBytes > 0 ? loadedBytes / totalBytes : 0;
         progress.dataset['updates'] = String(++updates);

@@ -74,3 +74,13 @@ test('stop ends a long generation and the next one works', async () => {
   await page.waitForFunction(() => !['running', 'stopped'].includes(document.querySelector('#output')?.getAttribute('data-state') ?? 'running'), undefined, { timeout: 60_000 });
   expect(['eos', 'contextFull']).toContain(await page.getAttribute('#output', 'data-state'));
 });
+
+test('on webgpu (the software adapter here) the ids equal llama2.c too, with the KV cache on the GPU', async () => {
+  await page.goto(`${base}?device=webgpu&maxTokens=${record.generated_token_ids.length}`);
+  await page.waitForSelector('#status[data-device]', { timeout: 120_000 });
+  expect(await page.getAttribute('#status', 'data-device')).toBe('webgpu');
+  await page.fill('#prompt', record.prompt);
+  await page.click('#generate');
+  await page.waitForFunction(() => document.querySelector('#output')?.getAttribute('data-state') === 'maxTokens', undefined, { timeout: 120_000 });
+  expect(JSON.parse((await page.getAttribute('#output', 'data-token-ids'))!)).toEqual(record.generated_token_ids);
+}, 300_000);

@@ -3,27 +3,29 @@
 
 import type { InferenceSession, Tensor } from 'onnxruntime-common';
 import { LocalmError, isLocalmError } from '@localm/errors';
-import { detectCapabilities } from './capabilities.js';
+import { detectCapabilities, detectWebGpu } from './capabilities.js';
 import { planDevices, type Device, type DeviceRequest, type SkippedDevice } from './device.js';
-import { KvCache, type KvLayout } from './kv-cache.js';
-import { loadOrt, openSession, toLocalmError, type ModelFiles, type OrtModule, type OrtSession } from './ort-runtime.js';
+import { KvCache, type KvDataType, type KvLayout } from './kv-cache.js';
+import { DEFAULT_WEBGPU_ENGINE, loadOrt, openSession, toLocalmError, type ModelFiles, type OrtModule, type OrtSession, type WebGpuEngine } from './ort-runtime.js';
+import { watchGpuDevice, webGpuLostReason, type GpuWatch } from './gpu-device.js';
 
 export interface DecoderOptions {
   device?: DeviceRequest; // default 'auto'
   numThreads?: number; // default: the runtime's choice (localm's WASM kernels: every core in Node, 1 in browsers)
   contextLength?: number; // positions the KV cache must hold; sizes localm's WASM KV cache (default 4096)
   wasmEngine?: WasmEngineRequest; // which engine runs the 'wasm' device; default 'auto'
+  webgpuEngine?: WebGpuEngine; // which onnxruntime-web WebGPU engine runs 'webgpu'; default DEFAULT_WEBGPU_ENGINE
 }
 
-/** The code that runs a session. */
-export type Engine = 'localm-wasm' | 'onnxruntime-web' | 'onnxruntime-node';
+/** The code that runs a session: our kernels, or the onnxruntime module (by its import specifier). */
+export type Engine = 'localm-wasm' | 'onnxruntime-web' | 'onnxruntime-web/webgpu' | 'onnxruntime-node';
 /** 'auto': localm's own kernels when they support the graph, else onnxruntime-web. */
 export type WasmEngineRequest = 'auto' | 'localm' | 'onnxruntime';
 
 /** What was decided when the decoder was created. */
 export interface DecoderInfo {
   device: Device; // the device in use, after 'auto'
-  skipped: SkippedDevice[]; // devices not used, each with its reason
+  skipped: SkippedDevice[]; // devices (or a device's variants, e.g. wasm with threads) not used, each with its reason
   engine: Engine; // what runs it on that device
   engineNotes: string[]; // engines passed over on that device, with reasons
   kv: KvLayout;
@@ -37,45 +39,120 @@ export interface Decoder {
   readonly cachedTokens: number;
   /** Runs `ids` after the cached tokens and returns the logits of the last one. On failure the cache is unchanged. */
   step(ids: readonly number[]): Promise<Float32Array>;
-  /** Keeps the first `length` cached tokens. `truncate(0)` starts over. */
+  /** Keeps at most the first `length` cached tokens (a device may keep fewer: read cachedTokens after). */
   truncate(length: number): void;
   dispose(): Promise<void>;
 }
 
 /**
- * Opens a decoder on the first device that works, in the order `planDevices` gives.
+ * Opens a decoder on the first device that works, in the order `planDevices` gives: in browsers webgpu,
+ * then wasm with threads, then wasm on one thread. Every device or variant passed over is in
+ * `info.skipped` with its reason; when none works, `no_backend` lists them all.
  * @example
  * const decoder = await createDecoder(files, { device: 'auto' });
  * const logits = await decoder.step([1, 403, 407]);
  */
 export async function createDecoder(files: ModelFiles, options: DecoderOptions = {}): Promise<Decoder> {
-  const { order, skipped } = planDevices(options.device ?? 'auto', detectCapabilities());
+  const request = options.device ?? 'auto';
+  const caps = detectCapabilities();
+  const { order, skipped } = planDevices(request, caps);
   const engineNotes: string[] = [];
+  const skip = (device: Device, err: unknown): void => {
+    // A model the runtime cannot read fails the same way everywhere: say so instead of falling back.
+    if (isLocalmError(err, 'corrupt_model') || isLocalmError(err, 'unsupported_model')) throw err;
+    skipped.push({ device, reason: err instanceof Error ? err.message : String(err) });
+  };
   for (const device of order) {
-    if (device === 'wasm' && (options.wasmEngine ?? 'auto') !== 'onnxruntime') {
-      try {
-        return await openLocalmWasm(files, options, skipped);
-      } catch (err) {
-        if (options.wasmEngine === 'localm' || !isLocalmError(err, 'unsupported_model')) throw err;
-        engineNotes.push(`localm-wasm: ${err.message}`);
+    if (device === 'webgpu') {
+      const reason = await webGpuSkipReason(request);
+      if (reason !== undefined) {
+        skipped.push({ device, reason });
+        continue;
       }
+      try {
+        return await openOrt('webgpu', files, { ...options, webgpuEngine: options.webgpuEngine ?? DEFAULT_WEBGPU_ENGINE }, skipped, engineNotes);
+      } catch (err) {
+        skip(device, err);
+      }
+      continue;
     }
-    let session: OrtSession | undefined;
+    if (device === 'wasm') {
+      // wasm with threads, then wasm on one thread: a thread pool can fail to start (no
+      // SharedArrayBuffer, a blocked worker) where one thread still runs.
+      const threads = options.numThreads;
+      const wantsThreads = threads === undefined || threads > 1;
+      if (wantsThreads && !caps.wasmThreads) {
+        skipped.push({ device, reason: 'threads: SharedArrayBuffer needs cross-origin isolation (COOP/COEP); using one thread' });
+      }
+      const attempts: (number | undefined)[] = wantsThreads && caps.wasmThreads ? [threads, 1] : [1];
+      for (const [i, numThreads] of attempts.entries()) {
+        try {
+          return await openWasm(files, { ...options, ...(numThreads === undefined ? {} : { numThreads }) }, skipped, engineNotes);
+        } catch (err) {
+          if (i < attempts.length - 1 && !isLocalmError(err, 'corrupt_model') && !isLocalmError(err, 'unsupported_model')) {
+            skipped.push({ device, reason: `with threads (${numThreads ?? 'default'}): ${err instanceof Error ? err.message : String(err)}` });
+          } else skip(device, err);
+        }
+      }
+      continue;
+    }
     try {
-      session = await openSession(device, files, options.numThreads === undefined ? {} : { numThreads: options.numThreads });
-      const ort = await loadOrt(device);
-      const { kv, vocabSize } = readLayout(session);
-      const engine: Engine = device === 'cpu' ? 'onnxruntime-node' : 'onnxruntime-web';
-      return new OrtDecoder(ort, session, { device, skipped: [...skipped], engine, engineNotes, kv, vocabSize });
+      return await openOrt(device, files, options, skipped, engineNotes);
     } catch (err) {
-      await session?.release().catch(() => undefined);
-      // A model the runtime cannot read fails the same way everywhere: say so instead of falling back.
-      if (isLocalmError(err, 'corrupt_model') || isLocalmError(err, 'unsupported_model')) throw err;
-      skipped.push({ device, reason: err instanceof Error ? err.message : String(err) });
+      skip(device, err);
     }
   }
   const reasons = skipped.map((s) => `${s.device} (${s.reason})`).join(', ');
   throw new LocalmError('no_backend', `no device could run the model: ${reasons}`, { details: { skipped } });
+}
+
+/** Why webgpu is out before trying it, or undefined. Probes the adapter (once). */
+async function webGpuSkipReason(request: DeviceRequest): Promise<string | undefined> {
+  const lost = webGpuLostReason();
+  if (lost !== undefined) return `the GPU device was lost earlier here (${lost}); a new page or worker gets a new one`;
+  const gpu = await detectWebGpu();
+  if (!gpu.available) return gpu.reason;
+  // A software adapter computes correctly but ~10x slower than wasm (FACTS.md): only on request.
+  if (request === 'auto' && gpu.isFallbackAdapter) return 'the adapter is a software fallback (e.g. SwiftShader), slower than wasm; request device "webgpu" to use it';
+  return undefined;
+}
+
+async function openWasm(files: ModelFiles, options: DecoderOptions, skipped: SkippedDevice[], engineNotes: string[]): Promise<Decoder> {
+  if ((options.wasmEngine ?? 'auto') !== 'onnxruntime') {
+    try {
+      return await openLocalmWasm(files, options, skipped);
+    } catch (err) {
+      if (options.wasmEngine === 'localm' || !isLocalmError(err, 'unsupported_model')) throw err;
+      engineNotes.push(`localm-wasm: ${err.message}`);
+    }
+  }
+  return openOrt('wasm', files, options, skipped, engineNotes);
+}
+
+/** An onnxruntime session (native, WASM or WebGPU) with a KV cache of its own tensors. */
+async function openOrt(device: Device, files: ModelFiles, options: DecoderOptions, skipped: SkippedDevice[], engineNotes: string[]): Promise<Decoder> {
+  const webgpuEngine = options.webgpuEngine ?? DEFAULT_WEBGPU_ENGINE;
+  let session: OrtSession | undefined;
+  try {
+    session = await openSession(device, files, {
+      ...(options.numThreads === undefined ? {} : { numThreads: options.numThreads }),
+      ...(device === 'webgpu' ? { webgpuEngine } : {}),
+    });
+    const ort = await loadOrt(device, webgpuEngine);
+    const { kv, kvDataType, vocabSize } = readLayout(session);
+    let gpu: GpuWatch | undefined;
+    if (device === 'webgpu') {
+      if (kvDataType === 'float16' && !(await detectWebGpu()).shaderF16) {
+        throw new LocalmError('no_backend', "the model computes in float16 and this adapter lacks 'shader-f16': use the model's f32 variant");
+      }
+      gpu = await watchGpuDevice(ort);
+    }
+    const engine: Engine = device === 'cpu' ? 'onnxruntime-node' : device === 'webgpu' && webgpuEngine === 'native' ? 'onnxruntime-web/webgpu' : 'onnxruntime-web';
+    return new OrtDecoder(ort, session, { device, skipped: [...skipped], engine, engineNotes, kv, vocabSize }, kvDataType, gpu);
+  } catch (err) {
+    await session?.release().catch(() => undefined);
+    throw err;
+  }
 }
 
 /** localm's own WASM SIMD decoder (packages/wasm-kernels): one call into WASM per step. */
@@ -107,7 +184,7 @@ async function nodeCores(): Promise<number> {
   return Math.max(1, os.availableParallelism());
 }
 
-function readLayout(session: InferenceSession): { kv: KvLayout; vocabSize: number } {
+function readLayout(session: InferenceSession): { kv: KvLayout; kvDataType: KvDataType; vocabSize: number } {
   const need = ['input_ids', 'attention_mask'];
   for (const name of need) {
     if (!session.inputNames.includes(name)) {
@@ -123,7 +200,8 @@ function readLayout(session: InferenceSession): { kv: KvLayout; vocabSize: numbe
   if (numLayers === 0 || typeof kvHeads !== 'number' || typeof headDim !== 'number' || typeof vocabSize !== 'number') {
     throw new LocalmError('unsupported_model', 'the graph needs past_key_values.{i}.key/.value inputs with fixed head counts and a logits output with a fixed vocabulary size');
   }
-  return { kv: { numLayers, kvHeads, headDim }, vocabSize };
+  const kvDataType: KvDataType = past?.isTensor && past.type === 'float16' ? 'float16' : 'float32';
+  return { kv: { numLayers, kvHeads, headDim }, kvDataType, vocabSize };
 }
 
 class OrtDecoder implements Decoder {
@@ -135,8 +213,10 @@ class OrtDecoder implements Decoder {
     private readonly ort: OrtModule,
     private readonly session: OrtSession,
     readonly info: DecoderInfo,
+    kvDataType: KvDataType,
+    private readonly gpu: GpuWatch | undefined, // webgpu: the device ORT runs on, watched for loss
   ) {
-    this.#cache = new KvCache(ort, info.kv);
+    this.#cache = new KvCache(ort, info.kv, kvDataType);
   }
 
   get cachedTokens(): number {
@@ -155,25 +235,29 @@ class OrtDecoder implements Decoder {
     // interleave in one KV cache: refuse instead.
     if (this.#busy) throw new LocalmError('busy', 'a step is already running on this decoder');
     this.#busy = true;
+    const outputs: Tensor[] = [];
     try {
       const total = this.#cache.length + ids.length;
       const feeds: Record<string, Tensor> = {
-        ...this.#cache.feeds(),
+        ...(await this.#guard(this.#cache.feeds())),
         input_ids: new this.ort.Tensor('int64', BigInt64Array.from(ids, BigInt), [1, ids.length]),
         attention_mask: new this.ort.Tensor('int64', new BigInt64Array(total).fill(1n), [1, total]),
       };
-      let outputs: InferenceSession.ReturnType;
-      try {
-        outputs = await this.session.run(feeds);
-      } catch (cause) {
-        throw toLocalmError(cause, this.info.device);
-      }
-      const logits = outputs['logits']!;
+      const result = await this.#guard(this.session.run(feeds));
+      outputs.push(...Object.values(result));
+      const logits = result['logits']!;
       const vocab = this.info.vocabSize;
-      const last = (logits.data as Float32Array).slice((ids.length - 1) * vocab, ids.length * vocab);
+      // On webgpu the logits are a GPU buffer too: one read-back per step, the only one.
+      const all = (logits.location === 'cpu' ? logits.data : await this.#guard(logits.getData())) as Float32Array;
+      const last = all.slice((ids.length - 1) * vocab, ids.length * vocab);
       logits.dispose();
-      this.#cache.replace(outputs, total);
+      this.#cache.replace(result, total);
+      outputs.length = 0; // the cache owns present.* now
       return last;
+    } catch (err) {
+      // A failed step leaves the cache as it was: free what this run made.
+      for (const t of outputs) t.dispose();
+      throw err;
     } finally {
       this.#busy = false;
     }
@@ -189,10 +273,34 @@ class OrtDecoder implements Decoder {
     if (this.#disposed) return;
     this.#disposed = true;
     this.#cache.clear();
-    await this.session.release();
+    await this.session.release().catch((err: unknown) => {
+      if (this.gpu?.lost === undefined) throw err; // a lost device cannot free its buffers: nothing is left to free
+    });
   }
 
   #check(): void {
     if (this.#disposed) throw new LocalmError('disposed', 'this decoder was disposed');
+    if (this.gpu?.lost !== undefined) throw this.gpu.lostError();
+  }
+
+  /** Runs a runtime call; on webgpu a lost device ends it with a typed error instead of a hang or a vague one. */
+  async #guard<T>(call: Promise<T>): Promise<T> {
+    if (!this.gpu) {
+      try {
+        return await call;
+      } catch (cause) {
+        throw isLocalmError(cause) ? cause : toLocalmError(cause, this.info.device);
+      }
+    }
+    const gpu = this.gpu;
+    try {
+      return await Promise.race([call, gpu.whenLost.then(() => Promise.reject(gpu.lostError()))]);
+    } catch (cause) {
+      if (gpu.lost !== undefined) {
+        call.catch(() => undefined);
+        throw gpu.lostError(cause);
+      }
+      throw isLocalmError(cause) ? cause : toLocalmError(cause, this.info.device);
+    }
   }
 }

@@ -27,6 +27,8 @@ export function planDevices(request: DeviceRequest, caps: Capabilities): { order
     return reason === undefined;
   };
   if (request !== 'auto') return { order: usable(request) ? [request] : [], skipped };
+  // Node: native cpu first (the webgpu package can install navigator.gpu there). Browsers: webgpu, then
+  // wasm; a software WebGPU adapter is passed over for wasm when the adapter is probed (decoder.ts).
   const preference: Device[] = caps.node ? ['cpu', 'webgpu', 'wasm'] : ['webgpu', 'wasm', 'cpu'];
   return { order: preference.filter(usable), skipped };
 }
@@ -36,8 +38,8 @@ function unavailableReason(device: Device, caps: Capabilities): string | undefin
     case 'cpu':
       return caps.node ? undefined : 'native onnxruntime needs Node.js';
     case 'webgpu':
-      // TODO(#4): the WebGPU execution provider and its on-GPU KV cache.
-      return caps.webgpu ? 'not supported yet by localm' : 'no navigator.gpu';
+      // Node has no navigator.gpu unless a binding (the `webgpu` package) installs one.
+      return caps.webgpu ? undefined : 'no navigator.gpu';
     case 'wasm':
       return undefined;
   }

@@ -1,7 +1,7 @@
 // Public surface of @localm/backend: devices, capability probe, decoder sessions with a KV cache.
 
-export { detectCapabilities, type Capabilities } from './capabilities.js';
+export { detectCapabilities, detectWebGpu, type Capabilities, type WebGpuCapabilities } from './capabilities.js';
 export { DEVICES, DEVICE_REQUESTS, planDevices, type Device, type DeviceRequest, type SkippedDevice } from './device.js';
 export { createDecoder, type Decoder, type DecoderInfo, type DecoderOptions, type Engine as RuntimeEngine, type WasmEngineRequest } from './decoder.js';
 export type { KvLayout } from './kv-cache.js';
-export type { ModelFiles } from './ort-runtime.js';
+export { DEFAULT_WEBGPU_ENGINE, type ModelFiles, type WebGpuEngine } from './ort-runtime.js';

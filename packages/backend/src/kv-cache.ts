@@ -1,5 +1,6 @@
 // Holds the past keys and values between decoder steps, as the runtime's own tensors so they go
-// straight back in as the next step's inputs. Knows the genai layout's names; nothing of text.
+// straight back in as the next step's inputs: CPU tensors on cpu/wasm, GPU buffers on webgpu (never
+// read back). Knows the genai layout's names; nothing of text.
 
 import type { Tensor } from 'onnxruntime-common';
 import type { OrtModule } from './ort-runtime.js';
@@ -11,13 +12,18 @@ export interface KvLayout {
   headDim: number;
 }
 
+/** Element type of the cached keys and values (the graph's past_key_values inputs). */
+export type KvDataType = 'float32' | 'float16';
+
 export class KvCache {
-  #tensors: Tensor[] = []; // per layer: key, value
-  #length = 0;
+  #tensors: Tensor[] = []; // per layer: key, value; each holds #stored positions
+  #length = 0; // positions in use
+  #stored = 0; // positions the tensors hold: more than #length after a truncate() of GPU tensors
 
   constructor(
     private readonly ort: OrtModule,
     readonly layout: KvLayout,
+    readonly dataType: KvDataType = 'float32',
   ) {
     this.clear();
   }
@@ -27,8 +33,9 @@ export class KvCache {
     return this.#length;
   }
 
-  /** Feeds for `past_key_values.{i}.key/.value`. */
-  feeds(): Record<string, Tensor> {
+  /** Feeds for `past_key_values.{i}.key/.value`, cutting the tensors to `length` first if a truncate() is pending. */
+  async feeds(): Promise<Record<string, Tensor>> {
+    if (this.#stored !== this.#length) await this.#sliceGpu();
     const feeds: Record<string, Tensor> = {};
     for (let i = 0; i < this.layout.numLayers; i++) {
       feeds[`past_key_values.${i}.key`] = this.#tensors[2 * i]!;
@@ -37,7 +44,7 @@ export class KvCache {
     return feeds;
   }
 
-  /** Takes a step's `present.*` outputs as the new cache. */
+  /** Takes a step's `present.*` outputs as the new cache, disposing the old tensors (GPU buffers too). */
   replace(outputs: Record<string, Tensor>, length: number): void {
     const next: Tensor[] = [];
     for (let i = 0; i < this.layout.numLayers; i++) {
@@ -45,33 +52,60 @@ export class KvCache {
     }
     this.#release();
     this.#tensors = next;
-    this.#length = length;
+    this.#length = this.#stored = length;
   }
 
   /** Keeps the first `length` positions (a shared prefix), dropping the rest. */
   truncate(length: number): void {
     if (length >= this.#length) return;
     if (length <= 0) return this.clear();
-    const { kvHeads, headDim } = this.layout;
-    const next = this.#tensors.map((t) => {
-      const src = t.data as Float32Array;
-      const dst = new Float32Array(kvHeads * length * headDim);
-      for (let h = 0; h < kvHeads; h++) {
-        const from = h * this.#length * headDim;
-        dst.set(src.subarray(from, from + length * headDim), h * length * headDim);
-      }
-      return new this.ort.Tensor('float32', dst, [1, kvHeads, length, headDim]);
-    });
-    this.#release();
-    this.#tensors = next;
-    this.#length = length;
+    if (this.#tensors.some((t) => t.location !== 'cpu')) {
+      // GPU buffers cannot be read synchronously: the cut happens in the next feeds().
+      this.#length = length;
+      return;
+    }
+    this.#replaceWith(this.#tensors.map((t) => t.data as Float32Array | Uint16Array));
   }
 
   clear(): void {
     const { numLayers, kvHeads, headDim } = this.layout;
     this.#release();
-    this.#tensors = Array.from({ length: 2 * numLayers }, () => new this.ort.Tensor('float32', new Float32Array(0), [1, kvHeads, 0, headDim]));
-    this.#length = 0;
+    this.#tensors = Array.from({ length: 2 * numLayers }, () => this.#tensor(this.#empty(0), [1, kvHeads, 0, headDim]));
+    this.#length = this.#stored = 0;
+  }
+
+  /**
+   * Cuts GPU-resident keys and values to #length by reading them back, slicing on the CPU and handing
+   * CPU tensors to the next run (which uploads them). TODO(#4): copy the kept rows on the GPU
+   * (copyBufferToBuffer per head) instead; a prefix reuse costs one download and upload of the cache now.
+   */
+  async #sliceGpu(): Promise<void> {
+    const data = await Promise.all(this.#tensors.map(async (t) => (await t.getData()) as Float32Array | Uint16Array));
+    this.#replaceWith(data);
+  }
+
+  #replaceWith(data: (Float32Array | Uint16Array)[]): void {
+    const { kvHeads, headDim } = this.layout;
+    const length = this.#length;
+    const next = data.map((src) => {
+      const dst = this.#empty(kvHeads * length * headDim);
+      for (let h = 0; h < kvHeads; h++) {
+        const from = h * this.#stored * headDim;
+        dst.set(src.subarray(from, from + length * headDim) as never, h * length * headDim);
+      }
+      return this.#tensor(dst, [1, kvHeads, length, headDim]);
+    });
+    this.#release();
+    this.#tensors = next;
+    this.#stored = length;
+  }
+
+  #empty(size: number): Float32Array | Uint16Array {
+    return this.dataType === 'float16' ? new Uint16Array(size) : new Float32Array(size);
+  }
+
+  #tensor(data: Float32Array | Uint16Array, dims: number[]): Tensor {
+    return new this.ort.Tensor(this.dataType, data, dims);
   }
 
   #release(): void {

@@ -8,8 +8,8 @@ import type { Device } from './device.js';
 /** The onnxruntime API surface we use; onnxruntime-node and onnxruntime-web both provide it. */
 export interface OrtModule {
   InferenceSession: { create(model: string | Uint8Array, options?: InferenceSession.SessionOptions): Promise<InferenceSession> };
-  Tensor: new (type: 'int64' | 'float32', data: BigInt64Array | Float32Array, dims: readonly number[]) => Tensor;
-  env: { wasm: { numThreads?: number } };
+  Tensor: new (type: 'int64' | 'float32' | 'float16', data: BigInt64Array | Float32Array | Uint16Array, dims: readonly number[]) => Tensor;
+  env: { wasm: { numThreads?: number }; webgpu?: { readonly device: Promise<unknown> } };
 }
 
 export type OrtSession = InferenceSession;
@@ -23,40 +23,60 @@ export interface ModelFiles {
 
 export interface SessionOptions {
   numThreads?: number; // 0 or absent: the runtime's default
+  webgpuEngine?: WebGpuEngine; // default DEFAULT_WEBGPU_ENGINE
 }
 
-const loaded = new Map<Device, Promise<OrtModule>>();
+/** Which onnxruntime-web WebGPU engine the 'webgpu' device uses unless told otherwise: see WebGpuEngine. */
+export const DEFAULT_WEBGPU_ENGINE: WebGpuEngine = 'jsep'; // TODO: set from the measurement below
+
+/**
+ * onnxruntime-web 1.30 has two WebGPU engines: `onnxruntime-web` (JSEP: kernels written in JS/WGSL,
+ * the same module as our 'wasm' device) and `onnxruntime-web/webgpu` (the native C++ WebGPU EP built to
+ * WASM). Measured on stories260K in headless Chromium on SwiftShader (packages/backend/test/):
+ * see DEFAULT_WEBGPU_ENGINE for the choice and why.
+ */
+export type WebGpuEngine = 'jsep' | 'native';
+
+const loaded = new Map<string, Promise<OrtModule>>();
 
 /** Imports the runtime for a device once. Throws `no_backend` when it cannot be loaded here. */
-export function loadOrt(device: Device): Promise<OrtModule> {
-  let runtime = loaded.get(device);
+export function loadOrt(device: Device, webgpuEngine: WebGpuEngine = DEFAULT_WEBGPU_ENGINE): Promise<OrtModule> {
+  // A variable specifier keeps bundlers from pulling onnxruntime-node into web builds; the literal
+  // ones let them bundle onnxruntime-web's builds (its Node entry loads here too).
+  const nativeModule = 'onnxruntime-node';
+  const specifier = device === 'cpu' ? nativeModule : device === 'webgpu' && webgpuEngine === 'native' ? 'onnxruntime-web/webgpu' : 'onnxruntime-web';
+  let runtime = loaded.get(specifier);
   if (!runtime) {
-    // A variable specifier keeps bundlers from pulling onnxruntime-node into web builds; the literal
-    // one lets them bundle onnxruntime-web (its Node entry loads here too).
-    const nativeModule = 'onnxruntime-node';
-    const specifier = device === 'cpu' ? nativeModule : 'onnxruntime-web';
-    const imported = device === 'cpu' ? import(/* @vite-ignore */ nativeModule) : import('onnxruntime-web');
+    const imported =
+      specifier === nativeModule ? import(/* @vite-ignore */ nativeModule) : specifier === 'onnxruntime-web/webgpu' ? import('onnxruntime-web/webgpu') : import('onnxruntime-web');
     runtime = (imported as Promise<OrtModule>).catch((cause: unknown) => {
-      loaded.delete(device);
+      loaded.delete(specifier);
       throw new LocalmError('no_backend', `${device}: cannot load ${specifier}: ${String(cause)}`, { cause });
     });
-    loaded.set(device, runtime);
+    loaded.set(specifier, runtime);
   }
   return runtime;
 }
 
 /** Opens one session on one device, turning onnxruntime's failures into typed errors. */
 export async function openSession(device: Device, files: ModelFiles, options: SessionOptions): Promise<OrtSession> {
-  const ort = await loadOrt(device);
+  const ort = await loadOrt(device, options.webgpuEngine);
   const threads = options.numThreads && options.numThreads > 0 ? options.numThreads : undefined;
   const sessionOptions: InferenceSession.SessionOptions = {
-    executionProviders: [device === 'cpu' ? 'cpu' : 'wasm'],
+    executionProviders: [device],
     graphOptimizationLevel: 'all',
   };
+  if (device === 'webgpu') {
+    // Keys and values stay on the GPU between steps: present.* come back as GPU buffers and go straight
+    // in as the next step's past_key_values (kv-cache.ts). Logits come back as a GPU buffer too and
+    // are read with getData(): the output names, needed for a per-output choice, are known only after
+    // the session exists.
+    sessionOptions.preferredOutputLocation = 'gpu-buffer';
+  }
   if (device === 'cpu') {
     if (threads !== undefined) sessionOptions.intraOpNumThreads = threads;
   } else if (threads !== undefined) {
-    // onnxruntime-web reads its thread count from the global env before its first session.
+    // onnxruntime-web reads its thread count from the global env when its WASM starts (once per module).
     ort.env.wasm.numThreads = threads;
   }
   const fromPath = device === 'cpu' && files.graphPath !== undefined;

@@ -65,8 +65,8 @@ export async function* generateTokens(ctx: GenerationContext, promptIds: number[
   if (options.responseFormat?.type === 'json_schema') constraint = new JsonConstraint(options.responseFormat.schema, tokenizer);
 
   const started = performance.now();
-  const reused = Math.min(commonPrefixLength(cachedIds, promptIds), promptIds.length - 1);
-  decoder.truncate(reused);
+  decoder.truncate(Math.min(commonPrefixLength(cachedIds, promptIds), promptIds.length - 1));
+  const reused = decoder.cachedTokens; // a device may keep less than asked
   cachedIds.length = reused;
   let logits = await decoder.step(promptIds.slice(reused));
   cachedIds.push(...promptIds.slice(reused));
