@@ -9,7 +9,7 @@ import type { ExternalDataWriter } from './external-data-writer.js';
 const { onnx } = onnxProto;
 
 /** ONNX TensorProto element types used here (onnx.proto `TensorProto.DataType`). */
-export const DataType = { float: 1, uint8: 2, int32: 6, int64: 7 } as const;
+export const DataType = { float: 1, uint8: 2, int32: 6, int64: 7, float16: 10 } as const;
 export type DataType = (typeof DataType)[keyof typeof DataType];
 
 export type Dim = number | string; // a fixed size or a symbolic dimension name
@@ -95,7 +95,7 @@ export class GraphBuilder {
   /** Writes `values` to the external data file now and references it as an initializer. */
   async weight(name: string, elemType: DataType, dims: readonly number[], values: ArrayBufferView): Promise<string> {
     const count = dims.reduce((a, b) => a * b, 1);
-    const itemBytes = elemType === DataType.uint8 ? 1 : elemType === DataType.int64 ? 8 : 4;
+    const itemBytes = { [DataType.uint8]: 1, [DataType.float16]: 2, [DataType.int64]: 8 }[elemType as number] ?? 4;
     if (values.byteLength !== count * itemBytes) {
       throw new RangeError(`${name}: ${values.byteLength} bytes for dims [${dims.join(', ')}]`);
     }

@@ -5,8 +5,8 @@ import type { LlamaShape } from './llama-shape.js';
 
 /** config.json as transformers' LlamaConfig (and transformers.js) reads it. */
 export interface LlamaConfigJson {
-  architectures: ['LlamaForCausalLM'];
-  model_type: 'llama';
+  architectures: [string]; // 'LlamaForCausalLM', or 'Qwen2ForCausalLM' for a Qwen2 shape
+  model_type: string; // 'llama' | 'qwen2'
   hidden_size: number;
   intermediate_size: number;
   num_hidden_layers: number;
@@ -18,7 +18,7 @@ export interface LlamaConfigJson {
   rms_norm_eps: number;
   rope_theta: number;
   hidden_act: 'silu';
-  attention_bias: false;
+  attention_bias: boolean;
   mlp_bias: false;
   tie_word_embeddings: boolean;
   bos_token_id: number;
@@ -27,6 +27,8 @@ export interface LlamaConfigJson {
   use_cache: true;
   // transformers.js 3.x loads `onnx/model.onnx_data` only when told the model uses external data.
   'transformers.js_config': { use_external_data_format: true };
+  // Written by `convertSynth`: how the weights were made and stored, for the bench and its memory planner.
+  localm?: { preset: string; seed: number; dtype: string; block_size?: number; quantized_embedding: boolean };
 }
 
 export interface GenerationConfigJson {
@@ -55,7 +57,7 @@ export function llamaConfigJson(
     rms_norm_eps: shape.rmsNormEps,
     rope_theta: shape.ropeTheta,
     hidden_act: 'silu',
-    attention_bias: false,
+    attention_bias: shape.attentionBias === true,
     mlp_bias: false,
     tie_word_embeddings: shape.tiedEmbeddings,
     bos_token_id: tokens.bosTokenId,

@@ -6,3 +6,8 @@ export type { ConvertDtype } from './llama-graph.js';
 export { readLlama2cCheckpoint } from './llama2c-checkpoint.js';
 export type { Llama2cCheckpoint, Llama2cConfig, Llama2cLayer } from './llama2c-checkpoint.js';
 export { readLlama2cTokenizer, llama2cTokenizerFiles, type Llama2cVocab } from './llama2c-tokenizer.js';
+export { convertSynth } from './convert-synth.js';
+export type { ConvertSynthOptions, ConvertSynthResult } from './convert-synth.js';
+export { SYNTH_PRESETS, parameterCount, type SynthPreset, type SynthFamily } from './synth-presets.js';
+export type { LlamaShape } from './llama-shape.js';
+export { fillSeededUniform } from './seeded-weights.js';

@@ -9,16 +9,26 @@ import { createExternalDataWriter } from './external-data-writer.js';
 import { DataType, GraphBuilder } from './graph-builder.js';
 import { linearShape, tensorSize } from './llama-shape.js';
 import type { LlamaLinear, LlamaShape, LlamaTensorRef, LlamaWeightSource } from './llama-shape.js';
+import { toFloat16Array } from './float16.js';
 import { Q4_BLOCK_SIZE, quantizeQ4 } from './q4-quantize.js';
+import { Q8_BLOCK_SIZE, quantizeQ8 } from './q8-quantize.js';
 import { ropeCache } from './rope-cache.js';
 
-/** How linear weights are stored: fp32 MatMul, or 4-bit MatMulNBits (block 32, symmetric). */
-export type ConvertDtype = 'fp32' | 'q4';
+/**
+ * How linear weights are stored: fp32 MatMul; fp16 (stored half, cast to fp32 when the session loads);
+ * 8- or 4-bit MatMulNBits (block 32, symmetric, the codes of ggml's Q8_0 / Q4_0).
+ */
+export type ConvertDtype = 'fp32' | 'fp16' | 'q8' | 'q4';
 
 export interface WriteLlamaOnnxOptions {
   dtype: ConvertDtype;
   producerVersion: string;
   onProgress?: (message: string) => void;
+  // Round block scales to fp16 before choosing codes (q4, q8), so a GGUF can hold identical weights.
+  fp16Scales?: boolean;
+  // Store the token embedding in the linear layers' format too: GatherBlockQuantized for q4 and q8
+  // (hidden size a multiple of 32), Gather + Cast for fp16. Default false: an fp32 embedding.
+  isEmbeddingQuantized?: boolean;
 }
 
 /** File names written into the onnx folder. transformers.js looks for `model.onnx_data` by default. */
@@ -73,7 +83,7 @@ export async function writeLlamaOnnx(
   let model: Uint8Array;
   try {
     const g = new GraphBuilder(data);
-    await buildDecoder(g, shape, weights, options.dtype, progress);
+    await buildDecoder(g, shape, weights, options, progress);
     model = g.encode({
       producerVersion: options.producerVersion,
       docString: `Llama decoder, ${options.dtype} linear weights, onnxruntime-genai layout`,
@@ -90,9 +100,11 @@ async function buildDecoder(
   g: GraphBuilder,
   shape: LlamaShape,
   weights: LlamaWeightSource,
-  dtype: ConvertDtype,
+  options: WriteLlamaOnnxOptions,
   progress: (message: string) => void,
 ): Promise<void> {
+  const { dtype } = options;
+  const quantize = { fp16Scales: options.fp16Scales === true };
   const { hiddenSize, numLayers, numHeads, numKvHeads, headDim, vocabSize, rmsNormEps } = shape;
   const epsilon = { float: rmsNormEps };
 
@@ -120,15 +132,21 @@ async function buildDecoder(
       const b = await g.weight(`${name}.MatMul.weight`, DataType.float, [k, n], transpose(weight, n, k));
       return g.op('MatMul', [input, b], { name: `${name}.MatMul`, ...out });
     }
-    const { packed, scales, blocksPerRow } = quantizeQ4(weight, n, k);
-    const bDims = [n, blocksPerRow, Q4_BLOCK_SIZE / 2];
-    const b = await g.weight(`${name}.MatMulNBits.weight_q4`, DataType.uint8, bDims, packed);
+    if (dtype === 'fp16') {
+      const b16 = await g.weight(`${name}.MatMul.weight`, DataType.float16, [k, n], toFloat16Array(transpose(weight, n, k)));
+      const b = g.op('Cast', [b16], { name: `${name}.MatMul.weight.Cast`, attributes: { to: DataType.float } });
+      return g.op('MatMul', [input, b], { name: `${name}.MatMul`, ...out });
+    }
+    const bits = dtype === 'q8' ? 8 : 4;
+    const { codes, scales, blocksPerRow, blockSize } = quantizeBlocks(weight, n, k, bits, quantize);
+    const bDims = [n, blocksPerRow, (blockSize * bits) / 8];
+    const b = await g.weight(`${name}.MatMulNBits.weight_q${bits}`, DataType.uint8, bDims, codes);
     const s = await g.weight(`${name}.MatMulNBits.scales`, DataType.float, [n * blocksPerRow], scales);
     // accuracy_level stays at its default (fp32 activations): level 4 would quantize activations to int8.
     return g.op('MatMulNBits', [input, b, s], {
       name: `${name}.MatMulNBits`,
       domain: MICROSOFT,
-      attributes: { K: k, N: n, bits: 4, block_size: Q4_BLOCK_SIZE },
+      attributes: { K: k, N: n, bits, block_size: blockSize },
       ...out,
     });
   };
@@ -136,7 +154,11 @@ async function buildDecoder(
   const blockLinear = async (layer: number, group: 'attn' | 'mlp', which: LlamaLinear, input: string): Promise<string> => {
     const [n, k] = linearShape(shape, which);
     const weight = await read({ kind: 'linear', layer, name: which });
-    return linear(`model.layers.${layer}.${group}.${which}`, input, weight, n, k);
+    const name = `model.layers.${layer}.${group}.${which}`;
+    const product = await linear(name, input, weight, n, k);
+    if (shape.attentionBias !== true || (which !== 'q_proj' && which !== 'k_proj' && which !== 'v_proj')) return product;
+    const bias = await g.weight(`${name}.bias`, DataType.float, [n], await read({ kind: 'bias', layer, name: which }));
+    return g.op('Add', [product, bias], { name: `${name}.Add` });
   };
 
   /** RMSNorm(input + skip) · gamma; also returns input + skip, the residual stream for the next block. */
@@ -193,10 +215,7 @@ async function buildDecoder(
           attributes: { interleaved, num_heads: heads },
         });
 
-  // The embedding stays fp32 for both dtypes: Gather reads only the rows it needs.
-  const embedValues = await read({ kind: 'embed_tokens' });
-  const embedding = await g.weight('model.embed_tokens.weight', DataType.float, [vocabSize, hiddenSize], embedValues);
-  const embedded = g.op('Gather', [embedding, inputIds], { name: 'model.embed_tokens.Gather', attributes: { axis: 0 } });
+  const embedded = await embed(g, inputIds, await read({ kind: 'embed_tokens' }), shape, options);
 
   const norm0Values = await read({ kind: 'input_layernorm', layer: 0 });
   const norm0 = await g.weight('model.layers.0.input_layernorm.weight', DataType.float, [hiddenSize], norm0Values);
@@ -252,6 +271,57 @@ async function buildDecoder(
   // A tied head reads the embedding again rather than keeping it since the start: one tensor in memory at a time.
   const head = await read(shape.tiedEmbeddings ? { kind: 'embed_tokens' } : { kind: 'lm_head' });
   await linear('lm_head', finalNormed, head, vocabSize, hiddenSize, 'logits');
+}
+
+/** Per-block quantization in MatMulNBits' layout, 4 or 8 bits. */
+function quantizeBlocks(
+  weight: Float32Array,
+  n: number,
+  k: number,
+  bits: 4 | 8,
+  options: { fp16Scales: boolean },
+): { codes: Uint8Array; scales: Float32Array; blocksPerRow: number; blockSize: number } {
+  if (bits === 8) return { ...quantizeQ8(weight, n, k, options), blockSize: Q8_BLOCK_SIZE };
+  const { packed, scales, blocksPerRow } = quantizeQ4(weight, n, k, options);
+  return { codes: packed, scales, blocksPerRow, blockSize: Q4_BLOCK_SIZE };
+}
+
+/**
+ * The token embedding lookup: Gather on an fp32 table, or (isEmbeddingQuantized) GatherBlockQuantized on
+ * the same 4/8-bit codes the linear layers use, or Gather on an fp16 table then Cast.
+ * Gather reads only the rows it needs, so a quantized table is never expanded.
+ */
+async function embed(
+  g: GraphBuilder,
+  inputIds: string,
+  values: Float32Array,
+  shape: LlamaShape,
+  options: WriteLlamaOnnxOptions,
+): Promise<string> {
+  const { vocabSize, hiddenSize } = shape;
+  const name = 'model.embed_tokens';
+  const { dtype } = options;
+  const isQuantized = options.isEmbeddingQuantized === true;
+  if (isQuantized && dtype === 'fp16') {
+    const table = await g.weight(`${name}.weight`, DataType.float16, [vocabSize, hiddenSize], toFloat16Array(values));
+    const rows = g.op('Gather', [table, inputIds], { name: `${name}.Gather`, attributes: { axis: 0 } });
+    return g.op('Cast', [rows], { name: `${name}.Cast`, attributes: { to: DataType.float } });
+  }
+  if (isQuantized && (dtype === 'q4' || dtype === 'q8') && hiddenSize % 32 === 0) {
+    const bits = dtype === 'q8' ? 8 : 4;
+    const q = quantizeBlocks(values, vocabSize, hiddenSize, bits, { fp16Scales: options.fp16Scales === true });
+    // GatherBlockQuantized reads uint8 data with MatMulNBits' conventions (low nibble first, zero
+    // point 2^(bits-1)); blocks run along the last axis, so the rows are MatMulNBits' B rows unchanged.
+    const data = await g.weight(`${name}.weight_q${bits}`, DataType.uint8, [vocabSize, (hiddenSize * bits) / 8], q.codes);
+    const scales = await g.weight(`${name}.scales`, DataType.float, [vocabSize, q.blocksPerRow], q.scales);
+    return g.op('GatherBlockQuantized', [data, inputIds, scales], {
+      name: `${name}.GatherBlockQuantized`,
+      domain: MICROSOFT,
+      attributes: { gather_axis: 0, quantize_axis: 1, block_size: q.blockSize, bits },
+    });
+  }
+  const table = await g.weight(`${name}.weight`, DataType.float, [vocabSize, hiddenSize], values);
+  return g.op('Gather', [table, inputIds], { name: `${name}.Gather`, attributes: { axis: 0 } });
 }
 
 /**

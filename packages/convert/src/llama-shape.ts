@@ -17,6 +17,7 @@ export interface LlamaShape {
   ropeInterleaved: boolean;
   rmsNormEps: number;
   tiedEmbeddings: boolean; // the LM head is the token embedding
+  attentionBias?: boolean; // q, k and v projections add a bias (Qwen2); default false
 }
 
 /** The linear layers of one block, named as in Hugging Face's LlamaForCausalLM. */
@@ -28,6 +29,7 @@ export type LlamaTensorRef =
   | { kind: 'input_layernorm'; layer: number } // [hiddenSize]
   | { kind: 'post_attention_layernorm'; layer: number } // [hiddenSize]
   | { kind: 'linear'; layer: number; name: LlamaLinear } // [out, in]
+  | { kind: 'bias'; layer: number; name: 'q_proj' | 'k_proj' | 'v_proj' } // [out]; only when attentionBias
   | { kind: 'norm' } // [hiddenSize], the final RMSNorm
   | { kind: 'lm_head' }; // [vocabSize, hiddenSize]; only asked for when the embeddings are not tied
 
@@ -61,6 +63,8 @@ export function tensorSize(shape: LlamaShape, ref: LlamaTensorRef): number {
       const [out, inp] = linearShape(shape, ref.name);
       return out * inp;
     }
+    case 'bias':
+      return linearShape(shape, ref.name)[0];
     default:
       return shape.hiddenSize;
   }

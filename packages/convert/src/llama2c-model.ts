@@ -54,6 +54,8 @@ export function llama2cWeights(ckpt: Llama2cCheckpoint): LlamaWeightSource {
           };
           return byName[ref.name];
         }
+        case 'bias':
+          throw new LocalmError('invalid_argument', 'llama2.c checkpoints have no attention biases');
       }
     },
   };

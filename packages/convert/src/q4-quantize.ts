@@ -1,6 +1,8 @@
 // Packs an fp32 `[N, K]` weight into com.microsoft MatMulNBits' 4-bit layout (symmetric, block 32).
 // Knows nothing of graphs or files.
 
+import { roundToFloat16 } from './float16.js';
+
 /** Elements per quantization block along K. */
 export const Q4_BLOCK_SIZE = 32;
 const BLOB_BYTES = Q4_BLOCK_SIZE / 2;
@@ -13,6 +15,12 @@ export interface Q4Weight {
   blocksPerRow: number; // ceil(K / 32); K is padded with zeros up to it
 }
 
+export interface QuantizeOptions {
+  // Round each scale to the nearest fp16 before choosing the codes, so that a ggml file (whose block
+  // scales are fp16) holds exactly the same weights. Default false: scales keep full float32 precision.
+  fp16Scales?: boolean;
+}
+
 /**
  * Quantizes row-major `weight` [n, k] (PyTorch's `[out, in]`) block by block along k.
  * Like onnxruntime's MlasQuantizeBlockwise (symmetric): the element of largest magnitude, with its sign,
@@ -21,7 +29,8 @@ export interface Q4Weight {
  * @example
  * const { packed, scales } = quantizeQ4(w, 64, 172); // packed.length = 64 * 6 * 16
  */
-export function quantizeQ4(weight: Float32Array, n: number, k: number): Q4Weight {
+export function quantizeQ4(weight: Float32Array, n: number, k: number, options: QuantizeOptions = {}): Q4Weight {
+  const round = options.fp16Scales === true ? roundToFloat16 : Math.fround;
   if (weight.length !== n * k) throw new RangeError(`quantizeQ4: ${weight.length} values for [${n}, ${k}]`);
   const blocksPerRow = Math.ceil(k / Q4_BLOCK_SIZE);
   const packed = new Uint8Array(n * blocksPerRow * BLOB_BYTES);
@@ -37,7 +46,7 @@ export function quantizeQ4(weight: Float32Array, n: number, k: number): Q4Weight
         const v = weight[rowStart + i] as number;
         if (Math.abs(v) > Math.abs(extreme)) extreme = v;
       }
-      const scale = Math.fround(extreme / -ZERO_POINT);
+      const scale = round(extreme / -ZERO_POINT);
       const inverse = scale === 0 ? 0 : 1 / scale;
       q.fill(ZERO_POINT); // the padding past k dequantizes to exactly 0
       for (let i = start; i < end; i++) {

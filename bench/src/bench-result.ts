@@ -1,0 +1,40 @@
+// The shape of a bench result: what `--json` prints as its last line and what the report renders.
+
+import type { ForeignCpu } from './proc-cpu.js';
+import type { MemoryPlan } from './planner.js';
+import type { RuntimeName } from './measure.js';
+import type { Summary } from './stats.js';
+
+export interface RuntimeSummary {
+  runtime: RuntimeName;
+  device: string; // 'cpu' | 'wasm' for localm; 'native' for peers
+  runs: number;
+  loadMs: Summary;
+  ttftMs: Summary;
+  prefillTokensPerSecond: Summary;
+  decodeTokensPerSecond: Summary;
+  interTokenP50Ms: number; // median over runs of each run's p50
+  interTokenP95Ms: number;
+  peakRssBytes: Summary;
+  weightBytes: number; // the file(s) this runtime loaded: onnx/model.onnx_data or the GGUF
+  foreignCores: number; // others' CPU during this runtime's runs, cores on average (max over runs)
+  isNoisy: boolean; // foreignCores above NOISY_CORES: treat this row's speed with care
+  idsMatchingLocalm: number; // leading generated ids equal to localm's in run 1
+  notes: string[];
+}
+
+export interface BenchResult {
+  modelDir: string;
+  modelName: string;
+  device: string;
+  promptTokens: number;
+  genTokens: number;
+  runs: number;
+  threads: number;
+  runtimes: RuntimeSummary[];
+  plan?: MemoryPlan & { measuredPeakRssBytes: number; errorRatio: number }; // predicted vs measured, localm
+  limits?: { profile: string; failed: string[] };
+  foreignCpu: ForeignCpu | undefined; // the whole bench
+}
+
+export const NOISY_CORES = 0.25;

@@ -1,0 +1,52 @@
+// The metrics of one run, computed from an adapter's raw token times. Shared by run-once.ts (which
+// computes them in the measured process) and bench.ts (which summarizes them). No I/O.
+
+import type { ForeignCpu } from './proc-cpu.js';
+import type { RawRun, RunRequest } from './runtimes/runtime.js';
+import { quantile } from './stats.js';
+
+export const RUNTIME_NAMES = ['localm', 'onnxruntime-node', 'transformers.js', 'llama.cpp'] as const;
+export type RuntimeName = (typeof RUNTIME_NAMES)[number];
+
+export interface RunSpec extends RunRequest {
+  runtime: RuntimeName;
+}
+
+/** The per-run metrics; bench.ts takes medians over runs. */
+export interface RunResult {
+  runtime: RuntimeName;
+  loadMs: number;
+  ttftMs: number; // generate call → first token known (prefill plus one sampling)
+  prefillTokensPerSecond: number; // prompt tokens / TTFT
+  decodeTokensPerSecond: number; // (tokens - 1) / (last token time - first token time)
+  interTokenP50Ms: number;
+  interTokenP95Ms: number;
+  peakRssBytes: number; // the process's high-water mark (getrusage), load included
+  generatedTokens: number;
+  tokenIds: number[];
+  foreignCpu: ForeignCpu | undefined; // others' CPU during load + generation
+  notes: string[];
+}
+
+export function metrics(spec: RunSpec, raw: RawRun, foreignCpu: ForeignCpu | undefined): RunResult {
+  const t = raw.tokenTimesMs;
+  const n = t.length;
+  const gaps = t.slice(1).map((x, i) => x - t[i]!);
+  const first = t[0] ?? NaN;
+  const last = t[n - 1] ?? NaN;
+  return {
+    runtime: spec.runtime,
+    loadMs: raw.loadMs,
+    ttftMs: first,
+    prefillTokensPerSecond: (spec.prompt.length * 1000) / first,
+    decodeTokensPerSecond: n > 1 ? ((n - 1) * 1000) / (last - first) : NaN,
+    interTokenP50Ms: quantile(gaps, 0.5),
+    interTokenP95Ms: quantile(gaps, 0.95),
+    peakRssBytes: process.resourceUsage().maxRSS * 1024,
+    generatedTokens: n,
+    tokenIds: raw.tokenIds,
+    foreignCpu,
+    notes: raw.notes,
+  };
+}
+
