@@ -6,7 +6,7 @@ import { LocalmError, isLocalmError } from '@localm/errors';
 import { detectCapabilities, detectWebGpu } from './capabilities.js';
 import { planDevices, type Device, type DeviceRequest, type SkippedDevice } from './device.js';
 import { KvCache, type KvDataType, type KvLayout } from './kv-cache.js';
-import { DEFAULT_WEBGPU_ENGINE, loadOrt, openSession, toLocalmError, type ModelFiles, type OrtModule, type OrtSession, type WebGpuEngine } from './ort-runtime.js';
+import { DEFAULT_WEBGPU_ENGINE, externalDataOf, loadOrt, openSession, toLocalmError, type ModelFiles, type OrtModule, type OrtSession, type WebGpuEngine } from './ort-runtime.js';
 import { watchGpuDevice, webGpuLostReason, type GpuWatch } from './gpu-device.js';
 
 export interface DecoderOptions {
@@ -162,7 +162,7 @@ async function openLocalmWasm(files: ModelFiles, options: DecoderOptions, skippe
   // Threads are tested in Node (worker_threads); in browsers they wait on the main thread, so one.
   const threads = options.numThreads ?? (caps.node && caps.wasmThreads ? await nodeCores() : 1);
   const decoder = await createWasmDecoder(
-    { graph: files.graph, externalData: files.externalData },
+    { graph: files.graph, externalData: await externalDataOf(files) },
     { numThreads: threads, ...(options.contextLength === undefined ? {} : { contextLength: options.contextLength }) },
   );
   const { kv, vocabSize } = decoder.info;

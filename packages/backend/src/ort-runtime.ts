@@ -19,6 +19,13 @@ export interface ModelFiles {
   graph: Uint8Array; // onnx/model.onnx
   graphPath?: string; // a local path: the native runtime then maps external data from disk itself
   externalData: readonly { path: string; data: Uint8Array }[]; // path as written in the graph, e.g. 'model.onnx_data'
+  /** Reads the external data only when a runtime needs the bytes (native cpu maps them from graphPath). */
+  loadExternalData?: () => Promise<readonly { path: string; data: Uint8Array }[]>;
+}
+
+/** The external data files, read now if they were left for later. */
+export async function externalDataOf(files: ModelFiles): Promise<readonly { path: string; data: Uint8Array }[]> {
+  return files.externalData.length > 0 || !files.loadExternalData ? files.externalData : files.loadExternalData();
 }
 
 export interface SessionOptions {
@@ -26,14 +33,23 @@ export interface SessionOptions {
   webgpuEngine?: WebGpuEngine; // default DEFAULT_WEBGPU_ENGINE
 }
 
-/** Which onnxruntime-web WebGPU engine the 'webgpu' device uses unless told otherwise: see WebGpuEngine. */
-export const DEFAULT_WEBGPU_ENGINE: WebGpuEngine = 'jsep'; // TODO: set from the measurement below
+/**
+ * The native engine, on purpose. Both give llama2.c's greedy ids for stories260K on SwiftShader, at
+ * about the same speed there (0.25-0.4 s per token either way, CPU-bound; load 7-9 s). What decides:
+ * - JSEP rejects GroupQueryAttention with rotary_interleaved, which our converter writes for llama2.c
+ *   checkpoints whose head size is a multiple of 16 (FACTS.md); stories260K's 8-wide heads rotate in
+ *   separate RotaryEmbedding nodes, so it runs on both.
+ * - On a real GPU (H100 through Dawn, 1B shape, KV cache on the GPU) the native engine decoded 2.5x
+ *   faster than JSEP with f16 and somewhat faster in f32 (FACTS.md).
+ * The cost: web bundles carry its 27 MB asyncify .wasm beside the JSEP one when onnxruntime's wasm
+ * device can also be used. `webgpuEngine: 'jsep'` picks the other one.
+ */
+export const DEFAULT_WEBGPU_ENGINE: WebGpuEngine = 'native';
 
 /**
  * onnxruntime-web 1.30 has two WebGPU engines: `onnxruntime-web` (JSEP: kernels written in JS/WGSL,
- * the same module as our 'wasm' device) and `onnxruntime-web/webgpu` (the native C++ WebGPU EP built to
- * WASM). Measured on stories260K in headless Chromium on SwiftShader (packages/backend/test/):
- * see DEFAULT_WEBGPU_ENGINE for the choice and why.
+ * the same module as onnxruntime's 'wasm' device) and `onnxruntime-web/webgpu` (the native C++ WebGPU
+ * EP compiled to WASM, with asyncify). packages/backend/test/webgpu.webgpu.test.ts runs both.
  */
 export type WebGpuEngine = 'jsep' | 'native';
 
@@ -80,9 +96,8 @@ export async function openSession(device: Device, files: ModelFiles, options: Se
     ort.env.wasm.numThreads = threads;
   }
   const fromPath = device === 'cpu' && files.graphPath !== undefined;
-  if (!fromPath && files.externalData.length > 0) {
-    sessionOptions.externalData = files.externalData.map((f) => ({ path: f.path, data: f.data }));
-  }
+  const externalData = fromPath ? [] : await externalDataOf(files);
+  if (externalData.length > 0) sessionOptions.externalData = externalData.map((f) => ({ path: f.path, data: f.data }));
   try {
     return await ort.InferenceSession.create(fromPath ? files.graphPath! : files.graph, sessionOptions);
   } catch (cause) {

@@ -84,13 +84,17 @@ export async function loadModel(source: ModelSource, options: LoadModelOptions =
     ...(tokenizerConfigBytes ? { tokenizerConfigJson: parseJson(tokenizerConfigBytes, 'tokenizer_config.json') } : {}),
   });
   const graph = await readRequired(store, GRAPH_FILE);
-  const externalData = await store.read(`onnx/${EXTERNAL_DATA_FILE}`);
   const graphPath = store.localPath(GRAPH_FILE);
   const decoder = await createDecoder(
     {
       graph,
       ...(graphPath ? { graphPath } : {}),
-      externalData: externalData ? [{ path: EXTERNAL_DATA_FILE, data: externalData }] : [],
+      externalData: [],
+      // Read only if the chosen runtime needs the bytes: native onnxruntime maps the file from graphPath.
+      loadExternalData: async () => {
+        const data = await store.read(`onnx/${EXTERNAL_DATA_FILE}`);
+        return data ? [{ path: EXTERNAL_DATA_FILE, data }] : [];
+      },
     },
     {
       device: options.device ?? 'auto',

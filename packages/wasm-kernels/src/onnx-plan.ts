@@ -54,7 +54,8 @@ export interface DecoderPlan {
   rmsNormEps: number;
   attentionScale: number;
   isQ4: boolean; // the blocks' linear layers; the LM head may differ
-  embedding: TensorRef;
+  embedding: TensorRef; // fp32 [vocab, hidden], or 4-bit codes [vocab, hidden / 2] when embeddingScales is set
+  embeddingScales?: TensorRef; // GatherBlockQuantized's fp32 scales [vocab, hidden / 32]; zero point 8
   rotaryCos: TensorRef;
   rotarySin: TensorRef;
   finalNorm: TensorRef;
@@ -66,7 +67,7 @@ const FLOAT = 1;
 const UINT8 = 2;
 // Everything a converted Llama graph contains; anything else means a graph this decoder does not compute.
 const KNOWN_OPS = new Set([
-  'Gather', 'SimplifiedLayerNormalization', 'SkipSimplifiedLayerNormalization', 'MatMul', 'MatMulNBits',
+  'Gather', 'GatherBlockQuantized', 'SimplifiedLayerNormalization', 'SkipSimplifiedLayerNormalization', 'MatMul', 'MatMulNBits',
   'GroupQueryAttention', 'RotaryEmbedding', 'Sigmoid', 'Mul', 'ReduceSum', 'Sub', 'Cast', 'Shape', 'Range', 'Add',
   'Unsqueeze',
 ]);
@@ -160,9 +161,25 @@ export function planDecoder(graph: Uint8Array): DecoderPlan {
   for (const want of ['input_ids', 'attention_mask']) {
     if (!ids.includes(want)) throw unsupported(`the graph has no input ${want}`);
   }
-  const gather = node('model.embed_tokens.Gather');
-  const embedding = tensor(gather.input?.[0], FLOAT, gather.name!);
-  const [vocabSize, hiddenSize] = embedding.dims as [number, number];
+  const quantizedGather = nodes.get('model.embed_tokens.GatherBlockQuantized');
+  let embedding: TensorRef;
+  let embeddingScales: TensorRef | undefined;
+  let vocabSize: number;
+  let hiddenSize: number;
+  if (quantizedGather) {
+    const bits = intAttr(quantizedGather, 'bits');
+    const block = intAttr(quantizedGather, 'block_size');
+    if (bits !== 4 || block !== 32 || (quantizedGather.input?.[3] ?? '') !== '') {
+      throw unsupported(`${quantizedGather.name} has bits ${bits}, block_size ${block}; only 4-bit blocks of 32 with the implicit zero point run`);
+    }
+    embedding = tensor(quantizedGather.input?.[0], UINT8, quantizedGather.name!);
+    embeddingScales = tensor(quantizedGather.input?.[2], FLOAT, quantizedGather.name!);
+    [vocabSize, hiddenSize] = [embedding.dims[0]!, embedding.dims[1]! * 2];
+  } else {
+    const gather = node('model.embed_tokens.Gather');
+    embedding = tensor(gather.input?.[0], FLOAT, gather.name!);
+    [vocabSize, hiddenSize] = embedding.dims as [number, number];
+  }
 
   const attentions = [...nodes.values()].filter((n) => n.opType === 'GroupQueryAttention');
   const numLayers = attentions.length;
@@ -219,7 +236,7 @@ export function planDecoder(graph: Uint8Array): DecoderPlan {
   const intermediateSize = first.gate.n;
   const plan: DecoderPlan = {
     hiddenSize, intermediateSize, numLayers, numHeads, numKvHeads, headDim, vocabSize, maxPositions, ropeInterleaved,
-    rmsNormEps, attentionScale, isQ4: first.q.isQ4, embedding, rotaryCos, rotarySin,
+    rmsNormEps, attentionScale, isQ4: first.q.isQ4, embedding, ...(embeddingScales ? { embeddingScales } : {}), rotaryCos, rotarySin,
     finalNorm: skipNorm('model.norm'), lmHead: linear('lm_head'), layers,
   };
   checkShapes(plan);

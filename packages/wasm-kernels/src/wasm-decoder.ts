@@ -114,8 +114,40 @@ async function loadWeights(rt: KernelRuntime, plan: DecoderPlan, files: WasmMode
   };
   const h = plan.hiddenSize;
 
-  expectBytes(plan.embedding, plan.vocabSize * h * 4);
-  await fill(plan.embedding, k.lm_ptr(Ptr.Embed, 0));
+  if (plan.embeddingScales) {
+    // A 4-bit table (GatherBlockQuantized) is expanded to fp32 rows in place, a slab of rows at a time
+    // through scratch memory; the kernels read fp32 embedding rows.
+    const blocks = h / 32;
+    expectBytes(plan.embedding, plan.vocabSize * (h / 2));
+    expectBytes(plan.embeddingScales, plan.vocabSize * blocks * 4);
+    const rowsPerSlab = 1024;
+    const mark = k.lm_heap_mark();
+    const codes = k.lm_alloc(rowsPerSlab * (h / 2));
+    const scales = k.lm_alloc(rowsPerSlab * blocks * 4);
+    if (codes === 0 || scales === 0) throw new LocalmError('out_of_memory', 'wasm decoder: no scratch memory to expand the embedding');
+    try {
+      const embed = k.lm_ptr(Ptr.Embed, 0) >>> 0;
+      for (let row0 = 0; row0 < plan.vocabSize; row0 += rowsPerSlab) {
+        const rows = Math.min(rowsPerSlab, plan.vocabSize - row0);
+        await fill(plan.embedding, codes, rows * (h / 2), row0 * (h / 2));
+        await fill(plan.embeddingScales, scales, rows * blocks * 4, row0 * blocks * 4);
+        const bytes = rt.bytes();
+        const scale = new Float32Array(bytes.buffer, scales >>> 0, rows * blocks);
+        const out = new Float32Array(bytes.buffer, embed + row0 * h * 4, rows * h);
+        for (let r = 0; r < rows; r++) {
+          for (let j = 0; j < h; j++) {
+            const byte = bytes[(codes >>> 0) + r * (h / 2) + (j >> 1)]!;
+            out[r * h + j] = (((j & 1) === 0 ? byte & 15 : byte >> 4) - 8) * scale[r * blocks + (j >> 5)]!;
+          }
+        }
+      }
+    } finally {
+      k.lm_heap_reset(mark);
+    }
+  } else {
+    expectBytes(plan.embedding, plan.vocabSize * h * 4);
+    await fill(plan.embedding, k.lm_ptr(Ptr.Embed, 0));
+  }
   const half = plan.headDim / 2;
   await fill(plan.rotaryCos, k.lm_ptr(Ptr.Cos, 0), contextLength * half * 4);
   await fill(plan.rotarySin, k.lm_ptr(Ptr.Sin, 0), contextLength * half * 4);

@@ -21,6 +21,7 @@ let tmp: string;
 let storiesQ4: string;
 let halfSplit: string;
 let withBias: string;
+let quantizedEmbedding: string;
 
 beforeAll(async () => {
   tmp = mkdtempSync(join(tmpdir(), 'wasm-kernels-'));
@@ -40,6 +41,8 @@ beforeAll(async () => {
     maxPositions: 64, ropeTheta: 1e6, ropeInterleaved: false, rmsNormEps: 1e-6, tiedEmbeddings: true, attentionBias: true,
   };
   withBias = await writeSeededModel(join(tmp, 'bias'), biasShape, 'q4', 11);
+  // A 4-bit token embedding (com.microsoft GatherBlockQuantized), as `localm convert synth` writes.
+  quantizedEmbedding = await writeSeededModel(join(tmp, 'q4-embedding'), biasShape, 'q4', 13, { isEmbeddingQuantized: true });
 });
 
 afterAll(() => rmSync(tmp, { recursive: true, force: true }));
@@ -73,10 +76,11 @@ describe('logits against onnxruntime-node', () => {
     ['stories260K q4, 2 threads', () => storiesQ4, TOLERANCE.q4, 2],
     ['seeded q4, half-split rotary, head 32', () => halfSplit, TOLERANCE.q4, 2],
     ['seeded q4 with q/k/v biases', () => withBias, TOLERANCE.q4, 1],
+    ['seeded q4 with a 4-bit embedding (GatherBlockQuantized)', () => quantizedEmbedding, TOLERANCE.q4, 2],
   ] as const;
   it.each(cases)('%s', async (_, dir, tolerance, numThreads) => {
     const folder = dir();
-    const tokens = folder === halfSplit || folder === withBias ? ids.map((id) => id % 75) : ids;
+    const tokens = folder === halfSplit || folder === withBias || folder === quantizedEmbedding ? ids.map((id) => id % 75) : ids;
     const want = await ortLogits(folder, tokens);
     // Prefill in chunks of 7 (a partial last chunk), then one token per step.
     const decoder = await createWasmDecoder(readFolder(folder), { numThreads, prefillChunk: 7 });

@@ -47,7 +47,7 @@ export function maxAbsDiff(a: Float32Array, b: Float32Array): number {
 }
 
 /** Writes a seeded random Llama model folder's onnx/ files under `dir` (no tokenizer: tests feed ids). */
-export async function writeSeededModel(dir: string, shape: LlamaShape, dtype: 'fp32' | 'q4', seed: number): Promise<string> {
+export async function writeSeededModel(dir: string, shape: LlamaShape, dtype: 'fp32' | 'q4', seed: number, options: { isEmbeddingQuantized?: boolean } = {}): Promise<string> {
   mkdirSync(join(dir, 'onnx'), { recursive: true });
   let state = seed >>> 0;
   const rand = (): number => {
@@ -66,7 +66,7 @@ export async function writeSeededModel(dir: string, shape: LlamaShape, dtype: 'f
       const norm = ref.kind !== 'linear' && ref.kind !== 'embed_tokens' && ref.kind !== 'lm_head';
       return Float32Array.from({ length: size }, () => (norm ? 0.8 + 0.4 * rand() : (rand() * 2 - 1) * 0.2));
     },
-  }, { dtype, producerVersion: 'test' });
+  }, { dtype, producerVersion: 'test', ...options });
   return dir;
 }
 
