@@ -12,7 +12,8 @@ const USAGE = `usage:
   localm generate [MODEL_DIR_OR_URL] [--prompt TEXT] [--max-tokens N] [--temperature T] [--seed N]
                   [--device auto|cpu|wasm|webgpu] [--threads N] [--json]
   localm tokenize TOKENIZER_JSON_OR_MODEL_DIR [--add-special-tokens]   (JSON lines {"text"} on stdin)
-  localm convert CHECKPOINT.bin --tokenizer TOK.bin --out DIR [--dtype fp32|q4]`;
+  localm convert CHECKPOINT.bin --tokenizer TOK.bin --out DIR [--dtype fp32|q4]
+  localm convert synth --preset NAME --seed N --dtype q4|q8|fp16|fp32 --out DIR [--gguf FILE] [--context N]`;
 
 async function main(argv: string[]): Promise<number> {
   const [command, ...rest] = argv;
