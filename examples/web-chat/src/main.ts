@@ -13,7 +13,16 @@ let worker: Worker | undefined;
 let controller: AbortController | undefined;
 const params = new URLSearchParams(location.search);
 const maxTokens = Number(params.get('maxTokens') ?? 200);
-const requestedDevice = (params.get('device') ?? 'auto') as 'auto' | 'webgpu' | 'wasm';
+const modelChoice = $<HTMLSelectElement>('model-choice');
+const modelInput = $<HTMLInputElement>('model');
+const deviceSelect = $<HTMLSelectElement>('device');
+deviceSelect.value = params.get('device') ?? 'auto';
+modelChoice.addEventListener('change', () => {
+  // The bundled model's folder, or a URL the user types (its server must send CORS and CORP headers).
+  modelInput.readOnly = modelChoice.value !== '';
+  modelInput.value = modelChoice.value || 'https://';
+  if (!modelInput.readOnly) modelInput.focus();
+});
 
 async function load(): Promise<void> {
   await engine?.dispose();
@@ -22,7 +31,8 @@ async function load(): Promise<void> {
   progress.value = 0;
   let updates = 0;
   status.textContent = 'loading…';
-  const url = new URL($<HTMLInputElement>('model').value, location.href).href;
+  const url = new URL(modelInput.value, location.href).href;
+  const requestedDevice = deviceSelect.value as 'auto' | 'webgpu' | 'wasm';
   worker = new Worker(new URL('./worker.ts', import.meta.url), { type: 'module' });
   try {
     engine = await createWorkerEngine(worker, url, {
@@ -40,7 +50,7 @@ async function load(): Promise<void> {
   }
   progress.value = 1;
   const { device, engine: runtime, skippedDevices } = engine.info;
-  status.textContent = `${device} (${runtime})${crossOriginIsolated ? ', isolated' : ''}; skipped: ${skippedDevices.map((s) => `${s.device}: ${s.reason}`).join('; ') || 'none'}`;
+  status.textContent = `running on ${device} (${runtime})${crossOriginIsolated ? ', isolated' : ''}; skipped: ${skippedDevices.map((s) => `${s.device}: ${s.reason}`).join('; ') || 'none'}`;
   status.dataset['device'] = device;
   generateButton.disabled = false;
 }

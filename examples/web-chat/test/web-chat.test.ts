@@ -68,6 +68,8 @@ test('stop ends a long generation and the next one works', async () => {
   await page.click('#stop');
   await page.waitForFunction(() => document.querySelector('#output')?.getAttribute('data-state') !== 'running');
   const state = await page.getAttribute('#output', 'data-state');
+  mkdirSync(ARTIFACTS, { recursive: true });
+  await page.screenshot({ path: join(ARTIFACTS, 'web-chat-stopped.png'), fullPage: true });
   // The stop landed, or on a fast machine the story ended (BOS) or the 512-token context ran out first.
   expect(['stopped', 'eos', 'contextFull']).toContain(state);
   await page.click('#generate');

@@ -216,7 +216,7 @@ class OrtDecoder implements Decoder {
     kvDataType: KvDataType,
     private readonly gpu: GpuWatch | undefined, // webgpu: the device ORT runs on, watched for loss
   ) {
-    this.#cache = new KvCache(ort, info.kv, kvDataType);
+    this.#cache = new KvCache(ort, info.kv, kvDataType, gpu?.device);
   }
 
   get cachedTokens(): number {
@@ -273,6 +273,7 @@ class OrtDecoder implements Decoder {
     if (this.#disposed) return;
     this.#disposed = true;
     this.#cache.clear();
+    this.gpu?.release();
     await this.session.release().catch((err: unknown) => {
       if (this.gpu?.lost === undefined) throw err; // a lost device cannot free its buffers: nothing is left to free
     });

@@ -5,17 +5,26 @@
 import { LocalmError } from '@localm/errors';
 import type { OrtModule } from './ort-runtime.js';
 
-/** The slice of GPUDevice we read (no @webgpu/types dependency). */
-interface GpuDeviceLike {
+/** The slice of GPUDevice we use (no @webgpu/types dependency). */
+export interface GpuDeviceLike {
   readonly lost: Promise<{ reason?: string; message?: string }>;
+  createBuffer(descriptor: { size: number; usage: number }): GpuBufferLike;
+  createCommandEncoder(): { copyBufferToBuffer(src: GpuBufferLike, srcOffset: number, dst: GpuBufferLike, dstOffset: number, size: number): void; finish(): unknown };
+  readonly queue: { submit(buffers: unknown[]): void };
+}
+export interface GpuBufferLike {
+  destroy(): void;
 }
 
 /** One decoder's view of its device. */
 export interface GpuWatch {
+  readonly device: GpuDeviceLike | undefined; // undefined where the engine does not expose it
   readonly lost: string | undefined; // the loss reason once the device is lost
   readonly whenLost: Promise<void>; // resolves when it is lost (never, if it is not)
   /** The error a step gets once the device is lost. */
   lostError(cause?: unknown): LocalmError;
+  /** Stops watching (the decoder is disposed): onnxruntime's native engine destroys its device with its last session. */
+  release(): void;
 }
 
 let lostHere: string | undefined;
@@ -34,18 +43,22 @@ export async function watchGpuDevice(ort: OrtModule): Promise<GpuWatch> {
     device = undefined; // an engine that does not expose its device: a loss then surfaces as a failed run
   }
   let lost: string | undefined;
+  let released = false;
   const whenLost = new Promise<void>((resolve) => {
     void device?.lost.then((info) => {
+      if (released) return; // destroyed by the runtime when its last session went: not a loss
       lost = `${info.reason ?? 'unknown'}${info.message ? `: ${info.message}` : ''}`;
       lostHere ??= lost;
       resolve();
     });
   });
   return {
+    device,
     get lost() {
       return lost;
     },
     whenLost,
+    release: () => void (released = true),
     lostError: (cause?: unknown) =>
       new LocalmError(
         'no_backend',

@@ -3,7 +3,11 @@
 // read back). Knows the genai layout's names; nothing of text.
 
 import type { Tensor } from 'onnxruntime-common';
+import type { GpuBufferLike, GpuDeviceLike } from './gpu-device.js';
 import type { OrtModule } from './ort-runtime.js';
+
+// GPUBufferUsage.COPY_SRC | COPY_DST | STORAGE: what onnxruntime-web needs of an input buffer.
+const KV_BUFFER_USAGE = 0x4 | 0x8 | 0x80;
 
 /** Shape of one layer's cached keys (values are the same): [1, kvHeads, length, headDim]. */
 export interface KvLayout {
@@ -24,6 +28,7 @@ export class KvCache {
     private readonly ort: OrtModule,
     readonly layout: KvLayout,
     readonly dataType: KvDataType = 'float32',
+    private readonly gpu?: GpuDeviceLike, // webgpu: the device onnxruntime-web runs on, for cuts on the GPU
   ) {
     this.clear();
   }
@@ -59,11 +64,9 @@ export class KvCache {
   truncate(length: number): void {
     if (length >= this.#length) return;
     if (length <= 0) return this.clear();
-    if (this.#tensors.some((t) => t.location !== 'cpu')) {
-      // GPU buffers cannot be read synchronously: the cut happens in the next feeds().
-      this.#length = length;
-      return;
-    }
+    this.#length = length;
+    // GPU buffers cannot be read synchronously: their cut happens in the next feeds().
+    if (this.#tensors.some((t) => t.location !== 'cpu')) return;
     this.#replaceWith(this.#tensors.map((t) => t.data as Float32Array | Uint16Array));
   }
 
@@ -75,13 +78,37 @@ export class KvCache {
   }
 
   /**
-   * Cuts GPU-resident keys and values to #length by reading them back, slicing on the CPU and handing
-   * CPU tensors to the next run (which uploads them). TODO(#4): copy the kept rows on the GPU
-   * (copyBufferToBuffer per head) instead; a prefix reuse costs one download and upload of the cache now.
+   * Cuts GPU-resident keys and values to #length. With the device: the kept rows of each head are
+   * copied into new buffers on the GPU (one copyBufferToBuffer per head and tensor, queued after the
+   * run that wrote them), nothing crosses to JS. Without it: read back, sliced here, uploaded by the next run.
    */
   async #sliceGpu(): Promise<void> {
+    // Buffer copies move 4-byte multiples: an f16 cache with an odd head size takes the read-back path.
+    const rowBytes = this.layout.headDim * (this.dataType === 'float16' ? 2 : 4);
+    const aligned = rowBytes % 4 === 0;
+    if (this.gpu && aligned && this.#tensors.every((t) => t.location === 'gpu-buffer')) return this.#sliceOnGpu(this.gpu);
     const data = await Promise.all(this.#tensors.map(async (t) => (await t.getData()) as Float32Array | Uint16Array));
     this.#replaceWith(data);
+  }
+
+  #sliceOnGpu(device: GpuDeviceLike): void {
+    const { kvHeads, headDim } = this.layout;
+    const length = this.#length;
+    const bytes = this.dataType === 'float16' ? 2 : 4;
+    const rowBytes = headDim * bytes;
+    const encoder = device.createCommandEncoder();
+    const next = this.#tensors.map((t) => {
+      const size = Math.max(4, kvHeads * length * rowBytes);
+      const buffer: GpuBufferLike = device.createBuffer({ size, usage: KV_BUFFER_USAGE });
+      for (let h = 0; h < kvHeads; h++) {
+        encoder.copyBufferToBuffer(t.gpuBuffer as unknown as GpuBufferLike, h * this.#stored * rowBytes, buffer, h * length * rowBytes, length * rowBytes);
+      }
+      return this.ort.Tensor.fromGpuBuffer(buffer, { dataType: this.dataType, dims: [1, kvHeads, length, headDim], dispose: () => buffer.destroy() });
+    });
+    device.queue.submit([encoder.finish()]);
+    this.#release();
+    this.#tensors = next;
+    this.#stored = length;
   }
 
   #replaceWith(data: (Float32Array | Uint16Array)[]): void {

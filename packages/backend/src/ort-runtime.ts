@@ -8,7 +8,10 @@ import type { Device } from './device.js';
 /** The onnxruntime API surface we use; onnxruntime-node and onnxruntime-web both provide it. */
 export interface OrtModule {
   InferenceSession: { create(model: string | Uint8Array, options?: InferenceSession.SessionOptions): Promise<InferenceSession> };
-  Tensor: new (type: 'int64' | 'float32' | 'float16', data: BigInt64Array | Float32Array | Uint16Array, dims: readonly number[]) => Tensor;
+  Tensor: {
+    new (type: 'int64' | 'float32' | 'float16', data: BigInt64Array | Float32Array | Uint16Array, dims: readonly number[]): Tensor;
+    fromGpuBuffer(buffer: unknown, options: { dataType: 'float32' | 'float16'; dims: readonly number[]; dispose?: () => void }): Tensor;
+  };
   env: { wasm: { numThreads?: number }; webgpu?: { readonly device: Promise<unknown> } };
 }
 

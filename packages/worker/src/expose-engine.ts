@@ -4,7 +4,8 @@
 import { LocalmError, loadModel, type ChatMessage, type GenerationEvent, type Model, type ModelInfo } from '@localm/core';
 import { expose, type Endpoint } from 'comlink/dist/esm/comlink.mjs';
 import { installErrorHandler, serializeError } from './errors.js';
-import type { PortLike, RemoteEngine, RunMessage, WireChatOptions, WireGenerateOptions, WireLoadOptions } from './protocol.js';
+import { listen } from './port.js';
+import { EVENTS_AHEAD, type AckMessage, type PortLike, type RemoteEngine, type RunMessage, type WireChatOptions, type WireGenerateOptions, type WireLoadOptions, type WireSource } from './protocol.js';
 
 /**
  * Serves an engine from this worker. Call it once in the worker's entry module.
@@ -46,7 +47,7 @@ class EngineHost implements RemoteEngine {
   #model: Model | undefined;
   readonly #runs = new Map<number, AbortController>();
 
-  async load(source: string, options: WireLoadOptions, progress?: PortLike): Promise<ModelInfo> {
+  async load(source: WireSource, options: WireLoadOptions, progress?: PortLike): Promise<ModelInfo> {
     if (this.#model) throw new LocalmError('invalid_argument', 'this worker already holds a model; dispose it first');
     try {
       this.#model = await loadModel(source, progress ? { ...options, onProgress: (p) => progress.postMessage(p) } : options);
@@ -72,7 +73,9 @@ class EngineHost implements RemoteEngine {
 
   async dispose(): Promise<void> {
     for (const run of this.#runs.values()) run.abort(new DOMException('the engine was disposed', 'AbortError'));
-    await this.#model?.dispose();
+    const model = this.#model;
+    this.#model = undefined; // the worker can load again (e.g. on wasm after a lost GPU device)
+    await model?.dispose();
   }
 
   #need(): Model {
@@ -88,11 +91,26 @@ class EngineHost implements RemoteEngine {
 
   #pump(runId: number, events: AsyncIterable<GenerationEvent>, port: PortLike): void {
     const send = (message: RunMessage): void => port.postMessage(message);
+    const signal = this.#runs.get(runId)!.signal;
+    let sent = 0;
+    let consumed = 0;
+    let wake: (() => void) | undefined;
+    listen(port, (data) => {
+      if ((data as AckMessage | undefined)?.type !== 'ack') return;
+      consumed = Math.max(consumed, (data as AckMessage).consumed);
+      wake?.();
+    });
+    signal.addEventListener('abort', () => wake?.(), { once: true });
     void (async () => {
       try {
         for await (const event of events) {
           send({ type: 'event', event });
+          sent++;
+          // Flow control: wait for the main thread to take events before computing more.
+          while (sent - consumed >= EVENTS_AHEAD && !signal.aborted) await new Promise<void>((resolve) => (wake = resolve));
           await nextTask();
+          // Cancelled while waiting: stop before the model computes another token.
+          signal.throwIfAborted();
         }
         send({ type: 'end' });
       } catch (err) {

@@ -13,11 +13,13 @@ import {
   type LoadModelOptions,
   type LoadProgress,
   type ModelInfo,
+  type ModelSource,
 } from '@localm/core';
 import { releaseProxy, transfer, wrap, type Endpoint, type Remote } from 'comlink/dist/esm/comlink.mjs';
 import { deserializeError, installErrorHandler } from './errors.js';
 import { MessageQueue } from './message-queue.js';
-import type { PortLike, RemoteEngine, RunMessage, WireLoadOptions } from './protocol.js';
+import { listen } from './port.js';
+import type { AckMessage, PortLike, RemoteEngine, RunMessage, WireLoadOptions, WireSource } from './protocol.js';
 
 /** A DOM Worker or a node:worker_threads Worker. */
 export type WorkerLike = Worker | import('node:worker_threads').Worker;
@@ -27,6 +29,7 @@ export type WorkerEngine = Engine;
 
 /**
  * Loads a model inside `worker` (whose entry calls `exposeEngine()`) and returns an Engine for it.
+ * `source` is what loadModel takes: a URL, a path (Node), or the files of a picked folder.
  * @example
  * const worker = new Worker(new URL('./worker.ts', import.meta.url), { type: 'module' });
  * const engine = await createWorkerEngine(worker, '/models/stories260k');
@@ -34,7 +37,7 @@ export type WorkerEngine = Engine;
  */
 export async function createWorkerEngine(
   worker: WorkerLike,
-  source: string,
+  source: ModelSource,
   options: Omit<LoadModelOptions, 'signal' | 'cache'> = {},
 ): Promise<WorkerEngine> {
   installErrorHandler();
@@ -59,12 +62,23 @@ export async function createWorkerEngine(
   const progressPort = channel ? transfer(channel.port2 as unknown as PortLike, [channel.port2 as unknown as Transferable]) : undefined;
   let info: ModelInfo;
   try {
-    info = await client.guard(remote.load(source, wire as WireLoadOptions, progressPort));
+    info = await client.guard(remote.load(toWireSource(source), wire as WireLoadOptions, progressPort));
   } finally {
     channel?.port1.close();
   }
   client.setInfo(info);
   return client;
+}
+
+/** A URL as its string; picked files renamed to their path in the folder (the clone drops webkitRelativePath). */
+function toWireSource(source: ModelSource): WireSource {
+  if (typeof source === 'string') return source;
+  if (source instanceof URL) return source.href;
+  return Array.from(source, (file) => {
+    const path = (file as { webkitRelativePath?: string }).webkitRelativePath || file.name;
+    // new File([file]) wraps the same bytes; nothing is read or copied here.
+    return path === file.name ? file : new File([file], path, { type: file.type, lastModified: file.lastModified });
+  });
 }
 
 let nextRunId = 1;
@@ -143,13 +157,18 @@ class WorkerClient implements Engine {
       const cancel = (): void => void this.remote.cancel(runId).catch(() => undefined);
       signal?.addEventListener('abort', cancel, { once: true });
       let ended = false;
+      let consumed = 0;
       try {
         await this.guard(start(runId, port2 as unknown as PortLike));
         for (;;) {
           const message = await queue.next();
           // Events the worker sent before the cancel reached it are dropped: nothing after an abort.
           signal?.throwIfAborted();
-          if (message.type === 'event') yield message.event;
+          if (message.type === 'event') {
+            yield message.event;
+            // The caller asked for the next event: this one is taken (flow control, see EVENTS_AHEAD).
+            if (!signal?.aborted) port1.postMessage({ type: 'ack', consumed: ++consumed } satisfies AckMessage);
+          }
           else if (message.type === 'end') {
             ended = true;
             return;
@@ -169,15 +188,5 @@ class WorkerClient implements Engine {
       }
     };
     return { [Symbol.asyncIterator]: () => run.call(this) };
-  }
-}
-
-/** Listens on a DOM MessagePort or a worker_threads MessagePort. */
-function listen(port: MessagePort, onMessage: (data: unknown) => void): void {
-  const nodePort = port as unknown as { on?: (type: 'message', fn: (data: unknown) => void) => void };
-  if (typeof nodePort.on === 'function') nodePort.on('message', onMessage);
-  else {
-    port.addEventListener('message', (e) => onMessage(e.data));
-    port.start();
   }
 }
