@@ -57,9 +57,12 @@ export async function createDecoder(files: ModelFiles, options: DecoderOptions =
   const caps = detectCapabilities();
   const { order, skipped } = planDevices(request, caps);
   const engineNotes: string[] = [];
+  // A model the runtime cannot read, or files that fail their checks, fail the same way everywhere:
+  // say so instead of falling back.
+  const isModelError = (err: unknown): boolean =>
+    isLocalmError(err, 'corrupt_model') || isLocalmError(err, 'unsupported_model') || isLocalmError(err, 'checksum_mismatch') || isLocalmError(err, 'not_found');
   const skip = (device: Device, err: unknown): void => {
-    // A model the runtime cannot read fails the same way everywhere: say so instead of falling back.
-    if (isLocalmError(err, 'corrupt_model') || isLocalmError(err, 'unsupported_model')) throw err;
+    if (isModelError(err)) throw err;
     skipped.push({ device, reason: err instanceof Error ? err.message : String(err) });
   };
   for (const device of order) {
@@ -89,7 +92,7 @@ export async function createDecoder(files: ModelFiles, options: DecoderOptions =
         try {
           return await openWasm(files, { ...options, ...(numThreads === undefined ? {} : { numThreads }) }, skipped, engineNotes);
         } catch (err) {
-          if (i < attempts.length - 1 && !isLocalmError(err, 'corrupt_model') && !isLocalmError(err, 'unsupported_model')) {
+          if (i < attempts.length - 1 && !isModelError(err)) {
             skipped.push({ device, reason: `with threads (${numThreads ?? 'default'}): ${err instanceof Error ? err.message : String(err)}` });
           } else skip(device, err);
         }

@@ -270,6 +270,10 @@ function tensorBytes(t: OnnxTypes.ITensorProto): TensorBytes {
     if (file === undefined || !Number.isFinite(length)) {
       throw new LocalmError('corrupt_model', `initializer ${t.name} has external data without location or length`);
     }
+    // Only files beside the graph: no parent folders, no absolute paths (onnxruntime refuses them too).
+    if (file.startsWith('/') || file.startsWith('\\') || /^[a-z]:/i.test(file) || file.split(/[\\/]/).includes('..')) {
+      throw new LocalmError('corrupt_model', `initializer ${t.name} points its external data outside the model folder: ${file}`);
+    }
     return { kind: 'external', file, offset: Number(entry('offset') ?? 0), length };
   }
   if (t.rawData && t.rawData.length > 0) return { kind: 'inline', bytes: t.rawData };
