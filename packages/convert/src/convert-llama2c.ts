@@ -12,6 +12,7 @@ import { llama2cShape, llama2cWeights } from './llama2c-model.js';
 import { llama2cTokenizerFiles, readLlama2cTokenizer } from './llama2c-tokenizer.js';
 import { ONNX_DATA_FILE, ONNX_FILE, writeLlamaOnnx } from './llama-graph.js';
 import type { ConvertDtype } from './llama-graph.js';
+import { nodeSink } from './node-sink.js';
 
 export interface ConvertLlama2cOptions {
   checkpointPath: string; // llama2.c `.bin` (legacy version-0 export)
@@ -90,7 +91,7 @@ export async function convertLlama2c(options: ConvertLlama2cOptions): Promise<Co
   const files = [...jsonFiles.map(([name]) => name), `onnx/${ONNX_FILE}`, `onnx/${ONNX_DATA_FILE}`];
   try {
     for (const [name, json] of jsonFiles) await writeFile(join(outDir, name), `${JSON.stringify(json, null, 2)}\n`);
-    await writeLlamaOnnx(onnxDir, shape, llama2cWeights(ckpt), {
+    await writeLlamaOnnx(nodeSink(outDir), 'onnx', shape, llama2cWeights(ckpt), {
       dtype,
       producerVersion: PRODUCER_VERSION,
       onProgress: progress,

@@ -1,9 +1,8 @@
-// Streams tensor bytes into an ONNX external data file (`model.onnx_data`), one tensor at a time through
-// a file handle, and returns where each landed. Knows nothing of graphs; graph-builder turns the
-// placement into a TensorProto.
+// Streams tensor bytes into an ONNX external data file (`model.onnx_data`) through a BinaryWriter, one
+// tensor (or one slice of a tensor) at a time, and says where each landed. Knows nothing of graphs;
+// graph-builder turns the placement into a TensorProto.
 
-import { open } from 'node:fs/promises';
-import type { FileHandle } from 'node:fs/promises';
+import type { BinaryWriter } from './model-sink.js';
 
 /** Where one tensor's bytes lie in the external data file, as ONNX's `external_data` entries say it. */
 export interface ExternalPlacement {
@@ -15,7 +14,14 @@ export interface ExternalDataWriter {
   readonly fileName: string; // the file's name relative to model.onnx, written into each TensorProto
   /** Appends `bytes` (after alignment padding) and says where they went. */
   write(bytes: Uint8Array): Promise<ExternalPlacement>;
-  readonly sizeBytes: number; // bytes written so far, padding included
+  /**
+   * Places a tensor of `length` bytes (padding before it is written now); its bytes follow in slices
+   * through `writeAt`, so a tensor larger than memory can be streamed. Same layout as `write`.
+   */
+  reserve(length: number): Promise<ExternalPlacement>;
+  /** Writes `bytes` at `offsetInTensor` bytes into a reserved tensor. */
+  writeAt(placement: ExternalPlacement, offsetInTensor: number, bytes: Uint8Array): Promise<void>;
+  readonly sizeBytes: number; // bytes placed so far, padding included
   close(): Promise<void>;
 }
 
@@ -25,39 +31,45 @@ export interface ExternalDataWriter {
 const LARGE_TENSOR_BYTES = 1 << 20;
 const LARGE_ALIGN = 1 << 16;
 const SMALL_ALIGN = 64;
-// fs write() rejects more than 2 GiB at once; an 8B model's embedding is larger than that.
-const CHUNK_BYTES = 1 << 26;
+
+/** Where a tensor of `length` bytes starts when the file so far ends at `end`. */
+export function externalDataOffset(end: number, length: number): number {
+  const align = length >= LARGE_TENSOR_BYTES ? LARGE_ALIGN : SMALL_ALIGN;
+  return Math.ceil(end / align) * align;
+}
 
 /**
- * Opens (truncating) `path` for tensor-by-tensor writing.
+ * Writes an external data file named `fileName` through `out`, which it closes on `close()`.
  * @example
- * const data = await createExternalDataWriter('/out/onnx/model.onnx_data');
+ * const data = createExternalDataWriter(await sink.openBinary('onnx/model.onnx_data'), 'model.onnx_data');
  * const at = await data.write(new Uint8Array(weights.buffer)); // { offset: 0, length: … }
  * await data.close();
  */
-export async function createExternalDataWriter(path: string): Promise<ExternalDataWriter> {
-  const handle: FileHandle = await open(path, 'w');
-  const fileName = path.split(/[\\/]/).pop() ?? path;
+export function createExternalDataWriter(out: BinaryWriter, fileName: string): ExternalDataWriter {
   let end = 0;
+  const reserve = async (length: number): Promise<ExternalPlacement> => {
+    const offset = externalDataOffset(end, length);
+    if (offset > end) await out.write(new Uint8Array(offset - end), end);
+    end = offset + length;
+    return { offset, length };
+  };
   return {
     fileName,
     get sizeBytes() {
       return end;
     },
+    reserve,
     async write(bytes) {
-      const align = bytes.byteLength >= LARGE_TENSOR_BYTES ? LARGE_ALIGN : SMALL_ALIGN;
-      const offset = Math.ceil(end / align) * align;
-      if (offset > end) await handle.write(new Uint8Array(offset - end), 0, offset - end, end);
-      for (let done = 0; done < bytes.byteLength; ) {
-        const count = Math.min(CHUNK_BYTES, bytes.byteLength - done);
-        const { bytesWritten } = await handle.write(bytes, done, count, offset + done);
-        done += bytesWritten;
+      const placement = await reserve(bytes.byteLength);
+      await out.write(bytes, placement.offset);
+      return placement;
+    },
+    async writeAt(placement, offsetInTensor, bytes) {
+      if (offsetInTensor < 0 || offsetInTensor + bytes.byteLength > placement.length) {
+        throw new RangeError(`${bytes.byteLength} bytes at ${offsetInTensor} overrun a tensor of ${placement.length}`);
       }
-      end = offset + bytes.byteLength;
-      return { offset, length: bytes.byteLength };
+      await out.write(bytes, placement.offset + offsetInTensor);
     },
-    async close() {
-      await handle.close();
-    },
+    close: () => out.close(),
   };
 }

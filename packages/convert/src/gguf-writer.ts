@@ -2,8 +2,8 @@
 // fixed up front, so tensors can arrive one at a time and in any order. Knows nothing of Llama.
 // Spec: ggml/docs/gguf.md (magic 'GGUF', little-endian, strings as u64 length + UTF-8 bytes).
 
-import { open } from 'node:fs/promises';
 import { LocalmError } from '@localm/errors';
+import type { BinaryWriter } from './model-sink.js';
 
 /** The ggml tensor types written here (ggml.h `enum ggml_type`). */
 export const GgmlType = { F32: 0, F16: 1, Q4_0: 2, Q8_0: 8 } as const;
@@ -26,9 +26,9 @@ export interface GgufTensorInfo {
 }
 
 export interface GgufWriter {
-  /** Writes one planned tensor's encoded bytes at its place. */
-  writeTensor(name: string, bytes: Uint8Array): Promise<void>;
-  /** Closes the file; fails with the names of planned tensors never written. */
+  /** Writes one planned tensor's encoded bytes at its place, whole or a slice starting `offsetInTensor` bytes in. */
+  writeTensor(name: string, bytes: Uint8Array, offsetInTensor?: number): Promise<void>;
+  /** Closes the file; fails with the names of planned tensors never (fully) written. */
   close(): Promise<void>;
   readonly sizeBytes: number;
 }
@@ -119,19 +119,14 @@ function writeValue(out: ByteSink, v: GgufValue): void {
   }
 }
 
-/**
- * Creates `path` with the header for `metadata` and `tensors`; tensor data follows through `writeTensor`.
- * @example
- * const gguf = await createGgufWriter('/tmp/m.gguf', [['general.architecture', { type: 'string', value: 'llama' }]],
- *   [{ name: 'token_embd.weight', type: GgmlType.F32, dims: [64, 256] }]);
- * await gguf.writeTensor('token_embd.weight', bytes);
- * await gguf.close();
- */
-export async function createGgufWriter(
-  path: string,
-  metadata: readonly (readonly [string, GgufValue])[],
-  tensors: readonly GgufTensorInfo[],
-): Promise<GgufWriter> {
+interface GgufLayout {
+  header: Uint8Array;
+  dataStart: number; // where tensor data begins, aligned
+  placed: Map<string, { offset: number; length: number }>; // offset from dataStart
+  sizeBytes: number;
+}
+
+function layoutGguf(metadata: readonly (readonly [string, GgufValue])[], tensors: readonly GgufTensorInfo[]): GgufLayout {
   const header = new ByteSink();
   header.u32(GGUF_MAGIC);
   header.u32(GGUF_VERSION);
@@ -141,7 +136,7 @@ export async function createGgufWriter(
     header.string(key);
     writeValue(header, value);
   }
-  const placed = new Map<string, { offset: number; length: number; isWritten: boolean }>();
+  const placed = new Map<string, { offset: number; length: number }>();
   let dataBytes = 0;
   for (const t of tensors) {
     if (placed.has(t.name)) throw new LocalmError('invalid_argument', `GGUF tensor ${t.name} is listed twice`);
@@ -151,38 +146,65 @@ export async function createGgufWriter(
     for (const d of t.dims) header.u64(d);
     header.u32(t.type);
     header.u64(dataBytes);
-    placed.set(t.name, { offset: dataBytes, length, isWritten: false });
+    placed.set(t.name, { offset: dataBytes, length });
     dataBytes += Math.ceil(length / ALIGNMENT) * ALIGNMENT;
   }
-  const dataStart = Math.ceil(header.length / ALIGNMENT) * ALIGNMENT;
-  const handle = await open(path, 'w');
-  // One write: a vocabulary is ~10^5 small strings.
+  // One buffer, one write: a vocabulary is ~10^5 small strings.
   const headerBytes = new Uint8Array(header.length);
   let position = 0;
   for (const chunk of header.chunks) {
     headerBytes.set(chunk, position);
     position += chunk.byteLength;
   }
-  await handle.write(headerBytes, 0, headerBytes.byteLength, 0);
-  // Sizing the file now zero-fills the padding between tensors.
-  await handle.truncate(dataStart + dataBytes);
+  const dataStart = Math.ceil(header.length / ALIGNMENT) * ALIGNMENT;
+  return { header: headerBytes, dataStart, placed, sizeBytes: dataStart + dataBytes };
+}
+
+/** The size in bytes of the GGUF file that `createGgufWriter` would write for `metadata` and `tensors`. */
+export function ggufFileBytes(metadata: readonly (readonly [string, GgufValue])[], tensors: readonly GgufTensorInfo[]): number {
+  return layoutGguf(metadata, tensors).sizeBytes;
+}
+
+/**
+ * Writes the header for `metadata` and `tensors` through `out` (which `close()` closes); tensor data
+ * follows through `writeTensor`. `fileName` only names the file in errors.
+ * @example
+ * const gguf = await createGgufWriter(await sink.openBinary('model.gguf'), 'model.gguf',
+ *   [['general.architecture', { type: 'string', value: 'llama' }]],
+ *   [{ name: 'token_embd.weight', type: GgmlType.F32, dims: [64, 256] }]);
+ * await gguf.writeTensor('token_embd.weight', bytes);
+ * await gguf.close();
+ */
+export async function createGgufWriter(
+  out: BinaryWriter,
+  fileName: string,
+  metadata: readonly (readonly [string, GgufValue])[],
+  tensors: readonly GgufTensorInfo[],
+): Promise<GgufWriter> {
+  const { header, dataStart, placed, sizeBytes } = layoutGguf(metadata, tensors);
+  // Every byte is written, padding included, so a sink need not zero-fill gaps.
+  await out.write(header, 0);
+  if (dataStart > header.byteLength) await out.write(new Uint8Array(dataStart - header.byteLength), header.byteLength);
+  for (const { offset, length } of placed.values()) {
+    const padding = Math.ceil(length / ALIGNMENT) * ALIGNMENT - length;
+    if (padding > 0) await out.write(new Uint8Array(padding), dataStart + offset + length);
+  }
+  const bytesWritten = new Map<string, number>();
   return {
-    sizeBytes: dataStart + dataBytes,
-    async writeTensor(name, bytes) {
+    sizeBytes,
+    async writeTensor(name, bytes, offsetInTensor = 0) {
       const at = placed.get(name);
       if (!at) throw new LocalmError('invalid_argument', `GGUF tensor ${name} was not planned`);
-      if (bytes.byteLength !== at.length) throw new LocalmError('invalid_argument', `GGUF tensor ${name}: ${bytes.byteLength} bytes, planned ${at.length}`);
-      for (let done = 0; done < bytes.byteLength; ) {
-        const count = Math.min(1 << 26, bytes.byteLength - done); // fs write() takes at most 2 GiB
-        const { bytesWritten } = await handle.write(bytes, done, count, dataStart + at.offset + done);
-        done += bytesWritten;
+      if (offsetInTensor < 0 || offsetInTensor + bytes.byteLength > at.length) {
+        throw new LocalmError('invalid_argument', `GGUF tensor ${name}: ${bytes.byteLength} bytes at ${offsetInTensor}, planned ${at.length}`);
       }
-      at.isWritten = true;
+      await out.write(bytes, dataStart + at.offset + offsetInTensor);
+      bytesWritten.set(name, (bytesWritten.get(name) ?? 0) + bytes.byteLength);
     },
     async close() {
-      await handle.close();
-      const missing = [...placed].filter(([, p]) => !p.isWritten).map(([name]) => name);
-      if (missing.length > 0) throw new LocalmError('invalid_argument', `GGUF ${path}: tensors never written: ${missing.join(', ')}`);
+      await out.close();
+      const missing = [...placed].filter(([name, p]) => (bytesWritten.get(name) ?? 0) < p.length).map(([name]) => name);
+      if (missing.length > 0) throw new LocalmError('invalid_argument', `GGUF ${fileName}: tensors never written: ${missing.join(', ')}`);
     },
   };
 }

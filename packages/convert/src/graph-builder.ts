@@ -4,7 +4,7 @@
 
 import onnxProto from 'onnx-proto';
 import type { onnx as OnnxTypes } from 'onnx-proto';
-import type { ExternalDataWriter } from './external-data-writer.js';
+import type { ExternalDataWriter, ExternalPlacement } from './external-data-writer.js';
 
 const { onnx } = onnxProto;
 
@@ -46,6 +46,18 @@ function valueInfo(name: string, elemType: DataType, dims: readonly Dim[]): Onnx
       },
     },
   };
+}
+
+/** Bytes of a tensor of `elemType` and `dims`. */
+export function tensorBytes(elemType: DataType, dims: readonly number[]): number {
+  const itemBytes = { [DataType.uint8]: 1, [DataType.float16]: 2, [DataType.int64]: 8 }[elemType as number] ?? 4;
+  return dims.reduce((a, b) => a * b, 1) * itemBytes;
+}
+
+/** An initializer whose bytes are written in slices. */
+export interface StreamedWeight {
+  name: string;
+  writeAt(offsetInTensor: number, values: ArrayBufferView): Promise<void>; // offset in bytes
 }
 
 function bytesOf(view: ArrayBufferView): Uint8Array {
@@ -94,12 +106,24 @@ export class GraphBuilder {
 
   /** Writes `values` to the external data file now and references it as an initializer. */
   async weight(name: string, elemType: DataType, dims: readonly number[], values: ArrayBufferView): Promise<string> {
-    const count = dims.reduce((a, b) => a * b, 1);
-    const itemBytes = { [DataType.uint8]: 1, [DataType.float16]: 2, [DataType.int64]: 8 }[elemType as number] ?? 4;
-    if (values.byteLength !== count * itemBytes) {
+    if (values.byteLength !== tensorBytes(elemType, dims)) {
       throw new RangeError(`${name}: ${values.byteLength} bytes for dims [${dims.join(', ')}]`);
     }
-    const { offset, length } = await this.#data.write(bytesOf(values));
+    this.#addExternal(name, elemType, dims, await this.#data.write(bytesOf(values)));
+    return name;
+  }
+
+  /**
+   * Places an initializer in the external data file now; its bytes follow in slices through the
+   * returned `writeAt`, so a tensor never has to be in memory whole. Same file layout as `weight`.
+   */
+  async streamedWeight(name: string, elemType: DataType, dims: readonly number[]): Promise<StreamedWeight> {
+    const placement = await this.#data.reserve(tensorBytes(elemType, dims));
+    this.#addExternal(name, elemType, dims, placement);
+    return { name, writeAt: (offsetInTensor, values) => this.#data.writeAt(placement, offsetInTensor, bytesOf(values)) };
+  }
+
+  #addExternal(name: string, elemType: DataType, dims: readonly number[], { offset, length }: ExternalPlacement): void {
     this.#initializers.push({
       name,
       dataType: elemType,
@@ -111,7 +135,6 @@ export class GraphBuilder {
         { key: 'length', value: String(length) },
       ],
     });
-    return name;
   }
 
   /** A small constant kept inside model.onnx (shapes, axes, scalars). `dims` [] makes a scalar. */

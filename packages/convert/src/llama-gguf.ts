@@ -4,8 +4,9 @@
 
 import { LocalmError } from '@localm/errors';
 import { toFloat16Array, toFloat16Bits } from './float16.js';
-import { createGgufWriter, GgmlType, type GgufTensorInfo, type GgufValue, type GgufWriter } from './gguf-writer.js';
+import { createGgufWriter, GgmlType, ggufFileBytes, type GgufTensorInfo, type GgufValue, type GgufWriter } from './gguf-writer.js';
 import type { ConvertDtype } from './llama-graph.js';
+import type { BinaryWriter } from './model-sink.js';
 import { linearShape, type LlamaLinear, type LlamaShape, type LlamaTensorRef } from './llama-shape.js';
 import { quantizeQ4 } from './q4-quantize.js';
 import { quantizeQ8 } from './q8-quantize.js';
@@ -133,19 +134,17 @@ export interface LlamaGgufOptions {
 
 /** Receives tensors (in any order, repeats ignored) and writes them encoded into the GGUF. */
 export interface LlamaGgufSink {
-  write(ref: LlamaTensorRef, values: Float32Array): Promise<void>;
+  /**
+   * Writes `values`: the whole tensor, or for a matrix the rows from `firstRow` on (whole rows; for
+   * q_proj / k_proj whole heads, as the 'llama' architecture permutes rows within each head).
+   */
+  write(ref: LlamaTensorRef, values: Float32Array, firstRow?: number): Promise<void>;
   close(): Promise<void>;
   readonly sizeBytes: number;
 }
 
-/**
- * Opens a GGUF for `shape`; feed it every tensor of `llamaTensorRefs(shape)` through `write`.
- * @example
- * const gguf = await createLlamaGguf('/tmp/m.gguf', shape, { architecture: 'llama', dtype: 'q4', name: 'tiny', vocab });
- * for (const ref of llamaTensorRefs(shape)) await gguf.write(ref, await weights.read(ref));
- * await gguf.close();
- */
-export async function createLlamaGguf(path: string, shape: LlamaShape, options: LlamaGgufOptions): Promise<LlamaGgufSink> {
+/** GGUF metadata and tensor list for `shape`. */
+function llamaGgufLayout(shape: LlamaShape, options: LlamaGgufOptions): { metadata: [string, GgufValue][]; tensors: GgufTensorInfo[] } {
   const { architecture: arch, dtype, vocab } = options;
   if (vocab.tokens.length !== shape.vocabSize) {
     throw new LocalmError('invalid_argument', `GGUF vocab has ${vocab.tokens.length} tokens, the model ${shape.vocabSize}`);
@@ -181,37 +180,62 @@ export async function createLlamaGguf(path: string, shape: LlamaShape, options: 
     ['tokenizer.ggml.eos_token_id', u32(vocab.eosTokenId)],
     ['tokenizer.ggml.add_bos_token', { type: 'bool', value: false }],
   ];
-  const refs = llamaTensorRefs(shape);
-  const tensors: GgufTensorInfo[] = refs.map((ref) => {
+  const tensors: GgufTensorInfo[] = llamaTensorRefs(shape).map((ref) => {
     const type = ggmlTypeFor(dtype, ref);
     if (!isMatrix(ref)) return { name: ggufTensorName(ref), type, dims: [ref.kind === 'bias' ? linearShape(shape, ref.name)[0] : shape.hiddenSize] };
     const [out, inp] = matrixShape(shape, ref);
     return { name: ggufTensorName(ref), type, dims: [inp, out] };
   });
-  const writer: GgufWriter = await createGgufWriter(path, metadata, tensors);
+  return { metadata, tensors };
+}
+
+/** The size in bytes of the GGUF that `createLlamaGguf` writes for `shape`. */
+export function llamaGgufBytes(shape: LlamaShape, options: LlamaGgufOptions): number {
+  const { metadata, tensors } = llamaGgufLayout(shape, options);
+  return ggufFileBytes(metadata, tensors);
+}
+
+/** Bytes of one encoded row of `k` values. */
+function encodedRowBytes(type: GgmlType, k: number): number {
+  return type === GgmlType.F32 ? k * 4 : type === GgmlType.F16 ? k * 2 : type === GgmlType.Q4_0 ? (k / 32) * 18 : (k / 32) * 34;
+}
+
+/**
+ * Starts a GGUF for `shape` through `out`; feed it every tensor of `llamaTensorRefs(shape)` through `write`.
+ * @example
+ * const gguf = await createLlamaGguf(await sink.openBinary('model.gguf'), 'model.gguf', shape, { architecture: 'llama', dtype: 'q4', name: 'tiny', vocab });
+ * for (const ref of llamaTensorRefs(shape)) await gguf.write(ref, await weights.read(ref));
+ * await gguf.close();
+ */
+export async function createLlamaGguf(out: BinaryWriter, fileName: string, shape: LlamaShape, options: LlamaGgufOptions): Promise<LlamaGgufSink> {
+  const { architecture: arch, dtype } = options;
+  const { metadata, tensors } = llamaGgufLayout(shape, options);
+  const writer: GgufWriter = await createGgufWriter(out, fileName, metadata, tensors);
   const written = new Set<string>();
-  const rotated = (ref: LlamaTensorRef): number | undefined => {
-    if (arch !== 'llama' || (ref.kind !== 'linear' && ref.kind !== 'bias')) return undefined;
-    return ref.name === 'q_proj' ? shape.numHeads : ref.name === 'k_proj' ? shape.numKvHeads : undefined;
-  };
+  const isRotated = (ref: LlamaTensorRef): boolean =>
+    arch === 'llama' && (ref.kind === 'linear' || ref.kind === 'bias') && (ref.name === 'q_proj' || ref.name === 'k_proj');
   return {
     sizeBytes: writer.sizeBytes,
-    async write(ref, values) {
+    async write(ref, values, firstRow = 0) {
       const name = ggufTensorName(ref);
-      if (written.has(name)) return; // a tied head reads the embedding a second time
-      written.add(name);
-      const heads = rotated(ref);
-      let v = values;
-      if (heads !== undefined) v = permuteForAdjacentRope(values, heads, shape.headDim, ref.kind === 'bias' ? 1 : shape.hiddenSize);
+      const key = `${name}@${firstRow}`;
+      if (written.has(key)) return; // a tied head reads the embedding a second time
+      written.add(key);
       const type = ggmlTypeFor(dtype, ref);
+      const rowLength = isMatrix(ref) ? matrixShape(shape, ref)[1] : 1; // a vector's rows are its elements
+      const rows = values.length / rowLength;
+      let v = values;
+      if (isRotated(ref)) {
+        if (firstRow % shape.headDim !== 0 || rows % shape.headDim !== 0) {
+          throw new LocalmError('invalid_argument', `GGUF ${name}: rows ${firstRow}..${firstRow + rows} split a head of ${shape.headDim} rows`);
+        }
+        v = permuteForAdjacentRope(values, rows / shape.headDim, shape.headDim, rowLength);
+      }
       let bytes: Uint8Array;
       if (type === GgmlType.F32) bytes = new Uint8Array(v.buffer, v.byteOffset, v.byteLength);
       else if (type === GgmlType.F16) bytes = new Uint8Array(toFloat16Array(v).buffer);
-      else {
-        const [n, k] = matrixShape(shape, ref);
-        bytes = type === GgmlType.Q4_0 ? encodeQ4_0(v, n, k) : encodeQ8_0(v, n, k);
-      }
-      await writer.writeTensor(name, bytes);
+      else bytes = type === GgmlType.Q4_0 ? encodeQ4_0(v, rows, rowLength) : encodeQ8_0(v, rows, rowLength);
+      await writer.writeTensor(name, bytes, firstRow * encodedRowBytes(type, rowLength));
     },
     close: () => writer.close(),
   };

@@ -1,12 +1,12 @@
 // Writes a Llama-family decoder as `model.onnx` + `model.onnx_data` in the onnxruntime-genai layout
 // (the one every ONNX Runtime build accepts, see FACTS.md), for any LlamaShape and weights source.
-// Weights stream to disk one tensor at a time. The folder's JSON files are left to the caller.
+// Weights stream to the sink one tensor at a time, and the vocabulary-sized ones (and big quantized
+// linear layers) a slice of rows at a time. The folder's JSON files are left to the caller.
 
-import { writeFile } from 'node:fs/promises';
-import { join } from 'node:path';
 import { LocalmError } from '@localm/errors';
 import { createExternalDataWriter } from './external-data-writer.js';
-import { DataType, GraphBuilder } from './graph-builder.js';
+import { DataType, GraphBuilder, type StreamedWeight } from './graph-builder.js';
+import type { ModelSink } from './model-sink.js';
 import { linearShape, tensorSize } from './llama-shape.js';
 import type { LlamaLinear, LlamaShape, LlamaTensorRef, LlamaWeightSource } from './llama-shape.js';
 import { toFloat16Array } from './float16.js';
@@ -29,7 +29,14 @@ export interface WriteLlamaOnnxOptions {
   // Store the token embedding in the linear layers' format too: GatherBlockQuantized for q4 and q8
   // (hidden size a multiple of 32), Gather + Cast for fp16. Default false: an fp32 embedding.
   isEmbeddingQuantized?: boolean;
+  // Matrices stored row by row (embedding, quantized linear layers) are read from a source with
+  // `readRows` in slices of about this many values, so memory holds a slice, not a vocabulary-sized
+  // table. The bytes written do not depend on it. Default DEFAULT_CHUNK_VALUES.
+  chunkValues?: number;
 }
+
+/** 4 Mi values: 16 MiB of fp32 per slice, a 1B model's embedding in 64 slices. */
+export const DEFAULT_CHUNK_VALUES = 1 << 22;
 
 /** File names written into the onnx folder. transformers.js looks for `model.onnx_data` by default. */
 export const ONNX_FILE = 'model.onnx';
@@ -65,13 +72,14 @@ function transpose(w: Float32Array, n: number, k: number): Float32Array {
 }
 
 /**
- * Writes `onnx/model.onnx` and `onnx/model.onnx_data` into `onnxDir` (which must exist) and returns their names.
- * Graph inputs: `input_ids`, `attention_mask` (int64), `past_key_values.{i}.key/.value`; outputs: `logits`,
- * `present.{i}.key/.value` (float32, `[batch, kv_heads, seq, head_dim]`).
+ * Writes `model.onnx` and `model.onnx_data` into the folder `onnxDir` of `sink` (e.g. 'onnx') and returns
+ * their names. Graph inputs: `input_ids`, `attention_mask` (int64), `past_key_values.{i}.key/.value`;
+ * outputs: `logits`, `present.{i}.key/.value` (float32, `[batch, kv_heads, seq, head_dim]`).
  * @example
- * await writeLlamaOnnx('/out/onnx', shape, { read: (ref) => weightsFor(ref) }, { dtype: 'q4', producerVersion: '0.1.0' });
+ * await writeLlamaOnnx(nodeSink('/out'), 'onnx', shape, { read: (ref) => weightsFor(ref) }, { dtype: 'q4', producerVersion: '0.1.0' });
  */
 export async function writeLlamaOnnx(
+  sink: ModelSink,
   onnxDir: string,
   shape: LlamaShape,
   weights: LlamaWeightSource,
@@ -79,7 +87,7 @@ export async function writeLlamaOnnx(
 ): Promise<string[]> {
   checkShape(shape);
   const progress = options.onProgress ?? ((): void => {});
-  const data = await createExternalDataWriter(join(onnxDir, ONNX_DATA_FILE));
+  const data = createExternalDataWriter(await sink.openBinary(`${onnxDir}/${ONNX_DATA_FILE}`), ONNX_DATA_FILE);
   let model: Uint8Array;
   try {
     const g = new GraphBuilder(data);
@@ -91,10 +99,18 @@ export async function writeLlamaOnnx(
   } finally {
     await data.close();
   }
-  await writeFile(join(onnxDir, ONNX_FILE), model);
+  const modelFile = await sink.openBinary(`${onnxDir}/${ONNX_FILE}`);
+  try {
+    await modelFile.write(model, 0);
+  } finally {
+    await modelFile.close();
+  }
   progress(`wrote ${ONNX_FILE} (${model.byteLength} bytes) and ${ONNX_DATA_FILE} (${data.sizeBytes} bytes)`);
   return [ONNX_FILE, ONNX_DATA_FILE];
 }
+
+/** Slices of rows of a `[rows, cols]` tensor: the whole tensor in one read when the source has no `readRows`. */
+type RowChunks = (ref: LlamaTensorRef, rows: number, cols: number) => AsyncGenerator<{ firstRow: number; values: Float32Array }>;
 
 async function buildDecoder(
   g: GraphBuilder,
@@ -118,32 +134,54 @@ async function buildDecoder(
     return values;
   };
 
+  // Whole heads per slice, so that a GGUF writer fed the same slices can permute q/k rows within heads.
+  const chunkValues = options.chunkValues ?? DEFAULT_CHUNK_VALUES;
+  const rowChunks: RowChunks = async function* (ref, rows, cols) {
+    const rowsPerChunk = headDim * Math.max(1, Math.floor(chunkValues / (cols * headDim)));
+    if (weights.readRows === undefined || rows <= rowsPerChunk) {
+      yield { firstRow: 0, values: await read(ref) };
+      return;
+    }
+    for (let firstRow = 0; firstRow < rows; firstRow += rowsPerChunk) {
+      const count = Math.min(rowsPerChunk, rows - firstRow);
+      const values = await weights.readRows(ref, firstRow, count);
+      if (values.length !== count * cols) {
+        throw new LocalmError('invalid_argument', `weights source gave ${values.length} values for ${count} rows of ${JSON.stringify(ref)}, expected ${count * cols}`);
+      }
+      yield { firstRow, values };
+    }
+  };
+
   /** y = x · Wᵀ for a PyTorch-layout weight [n, k]. */
   const linear = async (
     name: string,
     input: string,
-    weight: Float32Array,
+    ref: LlamaTensorRef,
     n: number,
     k: number,
     output?: string,
   ): Promise<string> => {
     const out = output === undefined ? {} : { output };
-    if (dtype === 'fp32') {
-      const b = await g.weight(`${name}.MatMul.weight`, DataType.float, [k, n], transpose(weight, n, k));
-      return g.op('MatMul', [input, b], { name: `${name}.MatMul`, ...out });
-    }
-    if (dtype === 'fp16') {
+    if (dtype === 'fp32' || dtype === 'fp16') {
+      // Stored transposed ([k, n]): a slice of W's rows is not a slice of the file, so W is read whole.
+      const weight = await read(ref);
+      if (dtype === 'fp32') {
+        const b = await g.weight(`${name}.MatMul.weight`, DataType.float, [k, n], transpose(weight, n, k));
+        return g.op('MatMul', [input, b], { name: `${name}.MatMul`, ...out });
+      }
       const b16 = await g.weight(`${name}.MatMul.weight`, DataType.float16, [k, n], toFloat16Array(transpose(weight, n, k)));
       const b = g.op('Cast', [b16], { name: `${name}.MatMul.weight.Cast`, attributes: { to: DataType.float } });
       return g.op('MatMul', [input, b], { name: `${name}.MatMul`, ...out });
     }
     const bits = dtype === 'q8' ? 8 : 4;
-    const { codes, scales, blocksPerRow, blockSize } = quantizeBlocks(weight, n, k, bits, quantize);
+    const blockSize = bits === 8 ? Q8_BLOCK_SIZE : Q4_BLOCK_SIZE;
+    const blocksPerRow = Math.ceil(k / blockSize);
     const bDims = [n, blocksPerRow, (blockSize * bits) / 8];
-    const b = await g.weight(`${name}.MatMulNBits.weight_q${bits}`, DataType.uint8, bDims, codes);
-    const s = await g.weight(`${name}.MatMulNBits.scales`, DataType.float, [n * blocksPerRow], scales);
+    const b = await g.streamedWeight(`${name}.MatMulNBits.weight_q${bits}`, DataType.uint8, bDims);
+    const s = await g.streamedWeight(`${name}.MatMulNBits.scales`, DataType.float, [n * blocksPerRow]);
+    await writeQuantizedRows(rowChunks(ref, n, k), k, bits, quantize, b, s);
     // accuracy_level stays at its default (fp32 activations): level 4 would quantize activations to int8.
-    return g.op('MatMulNBits', [input, b, s], {
+    return g.op('MatMulNBits', [input, b.name, s.name], {
       name: `${name}.MatMulNBits`,
       domain: MICROSOFT,
       attributes: { K: k, N: n, bits, block_size: blockSize },
@@ -153,9 +191,8 @@ async function buildDecoder(
 
   const blockLinear = async (layer: number, group: 'attn' | 'mlp', which: LlamaLinear, input: string): Promise<string> => {
     const [n, k] = linearShape(shape, which);
-    const weight = await read({ kind: 'linear', layer, name: which });
     const name = `model.layers.${layer}.${group}.${which}`;
-    const product = await linear(name, input, weight, n, k);
+    const product = await linear(name, input, { kind: 'linear', layer, name: which }, n, k);
     if (shape.attentionBias !== true || (which !== 'q_proj' && which !== 'k_proj' && which !== 'v_proj')) return product;
     const bias = await g.weight(`${name}.bias`, DataType.float, [n], await read({ kind: 'bias', layer, name: which }));
     return g.op('Add', [product, bias], { name: `${name}.Add` });
@@ -215,7 +252,7 @@ async function buildDecoder(
           attributes: { interleaved, num_heads: heads },
         });
 
-  const embedded = await embed(g, inputIds, await read({ kind: 'embed_tokens' }), shape, options);
+  const embedded = await embed(g, inputIds, rowChunks({ kind: 'embed_tokens' }, vocabSize, hiddenSize), shape, options);
 
   const norm0Values = await read({ kind: 'input_layernorm', layer: 0 });
   const norm0 = await g.weight('model.layers.0.input_layernorm.weight', DataType.float, [hiddenSize], norm0Values);
@@ -269,8 +306,7 @@ async function buildDecoder(
 
   const [finalNormed] = await skipNorm('model.norm', blockOut, residual, { kind: 'norm' });
   // A tied head reads the embedding again rather than keeping it since the start: one tensor in memory at a time.
-  const head = await read(shape.tiedEmbeddings ? { kind: 'embed_tokens' } : { kind: 'lm_head' });
-  await linear('lm_head', finalNormed, head, vocabSize, hiddenSize, 'logits');
+  await linear('lm_head', finalNormed, shape.tiedEmbeddings ? { kind: 'embed_tokens' } : { kind: 'lm_head' }, vocabSize, hiddenSize, 'logits');
 }
 
 /** Per-block quantization in MatMulNBits' layout, 4 or 8 bits. */
@@ -287,6 +323,26 @@ function quantizeBlocks(
 }
 
 /**
+ * Quantizes each slice of rows of a `[n, k]` weight and writes its codes and scales at their places in
+ * the two streamed tensors: both are laid out row by row, so a slice of rows is a slice of each.
+ */
+async function writeQuantizedRows(
+  chunks: AsyncIterable<{ firstRow: number; values: Float32Array }>,
+  k: number,
+  bits: 4 | 8,
+  options: { fp16Scales: boolean },
+  codes: StreamedWeight,
+  scales: StreamedWeight,
+): Promise<void> {
+  for await (const { firstRow, values } of chunks) {
+    const rows = values.length / k;
+    const q = quantizeBlocks(values, rows, k, bits, options);
+    await codes.writeAt(firstRow * (q.codes.byteLength / rows), q.codes);
+    await scales.writeAt(firstRow * q.blocksPerRow * 4, q.scales);
+  }
+}
+
+/**
  * The token embedding lookup: Gather on an fp32 table, or (isEmbeddingQuantized) GatherBlockQuantized on
  * the same 4/8-bit codes the linear layers use, or Gather on an fp16 table then Cast.
  * Gather reads only the rows it needs, so a quantized table is never expanded.
@@ -294,7 +350,7 @@ function quantizeBlocks(
 async function embed(
   g: GraphBuilder,
   inputIds: string,
-  values: Float32Array,
+  chunks: AsyncIterable<{ firstRow: number; values: Float32Array }>,
   shape: LlamaShape,
   options: WriteLlamaOnnxOptions,
 ): Promise<string> {
@@ -302,26 +358,29 @@ async function embed(
   const name = 'model.embed_tokens';
   const { dtype } = options;
   const isQuantized = options.isEmbeddingQuantized === true;
-  if (isQuantized && dtype === 'fp16') {
-    const table = await g.weight(`${name}.weight`, DataType.float16, [vocabSize, hiddenSize], toFloat16Array(values));
-    const rows = g.op('Gather', [table, inputIds], { name: `${name}.Gather`, attributes: { axis: 0 } });
-    return g.op('Cast', [rows], { name: `${name}.Cast`, attributes: { to: DataType.float } });
-  }
   if (isQuantized && (dtype === 'q4' || dtype === 'q8') && hiddenSize % 32 === 0) {
     const bits = dtype === 'q8' ? 8 : 4;
-    const q = quantizeBlocks(values, vocabSize, hiddenSize, bits, { fp16Scales: options.fp16Scales === true });
+    const blockSize = bits === 8 ? Q8_BLOCK_SIZE : Q4_BLOCK_SIZE;
+    const blocksPerRow = Math.ceil(hiddenSize / blockSize);
     // GatherBlockQuantized reads uint8 data with MatMulNBits' conventions (low nibble first, zero
     // point 2^(bits-1)); blocks run along the last axis, so the rows are MatMulNBits' B rows unchanged.
-    const data = await g.weight(`${name}.weight_q${bits}`, DataType.uint8, [vocabSize, (hiddenSize * bits) / 8], q.codes);
-    const scales = await g.weight(`${name}.scales`, DataType.float, [vocabSize, q.blocksPerRow], q.scales);
-    return g.op('GatherBlockQuantized', [data, inputIds, scales], {
+    const data = await g.streamedWeight(`${name}.weight_q${bits}`, DataType.uint8, [vocabSize, (hiddenSize * bits) / 8]);
+    const scales = await g.streamedWeight(`${name}.scales`, DataType.float, [vocabSize, blocksPerRow]);
+    await writeQuantizedRows(chunks, hiddenSize, bits, { fp16Scales: options.fp16Scales === true }, data, scales);
+    return g.op('GatherBlockQuantized', [data.name, inputIds, scales.name], {
       name: `${name}.GatherBlockQuantized`,
       domain: MICROSOFT,
-      attributes: { gather_axis: 0, quantize_axis: 1, block_size: q.blockSize, bits },
+      attributes: { gather_axis: 0, quantize_axis: 1, block_size: blockSize, bits },
     });
   }
-  const table = await g.weight(`${name}.weight`, DataType.float, [vocabSize, hiddenSize], values);
-  return g.op('Gather', [table, inputIds], { name: `${name}.Gather`, attributes: { axis: 0 } });
+  const isHalf = isQuantized && dtype === 'fp16';
+  const table = await g.streamedWeight(`${name}.weight`, isHalf ? DataType.float16 : DataType.float, [vocabSize, hiddenSize]);
+  for await (const { firstRow, values } of chunks) {
+    await table.writeAt(firstRow * hiddenSize * (isHalf ? 2 : 4), isHalf ? toFloat16Array(values) : values);
+  }
+  const rows = g.op('Gather', [table.name, inputIds], { name: `${name}.Gather`, attributes: { axis: 0 } });
+  if (!isHalf) return rows;
+  return g.op('Cast', [rows], { name: `${name}.Cast`, attributes: { to: DataType.float } });
 }
 
 /**

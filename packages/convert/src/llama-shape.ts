@@ -39,6 +39,11 @@ export type LlamaTensorRef =
  */
 export interface LlamaWeightSource {
   read(ref: LlamaTensorRef): Float32Array | Promise<Float32Array>;
+  /**
+   * Rows `firstRow .. firstRow + rowCount - 1` of a matrix (embedding, head, linear layer), `rowCount × in`
+   * values. Optional: a source that has it lets the writer hold one slice of a big tensor, not all of it.
+   */
+  readRows?(ref: LlamaTensorRef, firstRow: number, rowCount: number): Float32Array | Promise<Float32Array>;
 }
 
 /** `[out, in]` of a block's linear layer. */

@@ -1,7 +1,7 @@
 // Seeded random weights for any LlamaShape, generated tensor by tensor on request, so a model of any size
 // is written with one tensor in memory. The generator is specified below so other tools can reproduce it.
 
-import { tensorSize } from './llama-shape.js';
+import { linearShape, tensorSize } from './llama-shape.js';
 import type { LlamaShape, LlamaTensorRef, LlamaWeightSource } from './llama-shape.js';
 
 /**
@@ -9,10 +9,12 @@ import type { LlamaShape, LlamaTensorRef, LlamaWeightSource } from './llama-shap
  * FNV-1a-32 of the UTF-8 text `${seed}:${name}` with name the Hugging Face tensor name
  * (`model.layers.3.self_attn.q_proj.weight`). Value i is (2u - 1) · √3 · std with u the i-th output / 2³²:
  * uniform with mean 0 and standard deviation `std`. Each tensor is independent of every other one,
- * so tensors can be made in any order, and twice with the same result.
+ * so tensors can be made in any order, and twice with the same result. `firstIndex` starts the fill at
+ * value `firstIndex` of the stream (a slice of rows), the same values a whole fill puts there.
  */
-export function fillSeededUniform(out: Float32Array, seed: number, name: string, std: number): Float32Array {
-  let state = fnv1a32(`${seed}:${name}`);
+export function fillSeededUniform(out: Float32Array, seed: number, name: string, std: number, firstIndex = 0): Float32Array {
+  // mulberry32's state advances by a constant, so value `firstIndex` (filling out[0]) needs no walk there.
+  let state = (fnv1a32(`${seed}:${name}`) + Math.imul(firstIndex, 0x6d2b79f5)) | 0;
   const scale = (2 * Math.sqrt(3) * std) / 4294967296;
   const offset = Math.sqrt(3) * std;
   for (let i = 0; i < out.length; i++) {
@@ -90,7 +92,7 @@ export function seededStd(shape: LlamaShape, ref: LlamaTensorRef): number {
  * @example
  * await writeLlamaOnnx(dir, shape, seededWeights(shape, 42), { dtype: 'q4', producerVersion: '0.1.0' });
  */
-export function seededWeights(shape: LlamaShape, seed: number): LlamaWeightSource {
+export function seededWeights(shape: LlamaShape, seed: number): Required<LlamaWeightSource> {
   return {
     read(ref) {
       const size = tensorSize(shape, ref);
@@ -99,6 +101,13 @@ export function seededWeights(shape: LlamaShape, seed: number): LlamaWeightSourc
       if (ref.kind === 'norm') return new Float32Array(size).fill(LOGIT_STD / (Math.sqrt(shape.hiddenSize) * headStd));
       if (ref.kind === 'input_layernorm' || ref.kind === 'post_attention_layernorm') return new Float32Array(size).fill(1);
       return fillSeededUniform(new Float32Array(size), seed, tensorName(ref), seededStd(shape, ref));
+    },
+    readRows(ref, firstRow, rowCount) {
+      if (ref.kind !== 'linear' && ref.kind !== 'embed_tokens' && ref.kind !== 'lm_head') {
+        throw new RangeError(`seededWeights: ${tensorName(ref)} is not a matrix`);
+      }
+      const cols = ref.kind === 'linear' ? linearShape(shape, ref.name)[1] : shape.hiddenSize;
+      return fillSeededUniform(new Float32Array(rowCount * cols), seed, tensorName(ref), seededStd(shape, ref), firstRow * cols);
     },
   };
 }
