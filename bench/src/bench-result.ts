@@ -6,7 +6,7 @@ import type { RuntimeName } from './measure.js';
 import type { Summary } from './stats.js';
 
 export interface RuntimeSummary {
-  runtime: RuntimeName;
+  runtime: RuntimeName | 'onnxruntime-web' | 'wllama'; // the last two: browser peers (bench/web)
   device: string; // 'cpu' | 'wasm' for localm; 'native' for peers
   runs: number;
   loadMs: Summary;
@@ -21,6 +21,23 @@ export interface RuntimeSummary {
   isNoisy: boolean; // foreignCores above NOISY_CORES: treat this row's speed with care
   idsMatchingLocalm: number; // leading generated ids equal to localm's in run 1
   notes: string[];
+  // Browser runs (bench/web, `pnpm bench --browser`) only:
+  wasmMemoryBytes?: number; // WebAssembly memories the run created, at their largest (inside peakRssBytes where that is a process figure)
+  gpuBufferPeakBytes?: number; // live GPUBuffer bytes at their highest (createBuffer minus destroy)
+  memorySource?: string; // what peakRssBytes is: 'renderer VmHWM', or the page's own estimate where no process view exists
+}
+
+/** Where a browser result was measured: what the page could detect. */
+export interface BrowserEnvironment {
+  userAgent: string;
+  platform: string; // navigator.userAgentData.platform or navigator.platform
+  hardwareConcurrency: number;
+  deviceMemoryGiB: number | undefined; // navigator.deviceMemory: rounded, capped at 8 by Chromium; absent in Firefox/Safari
+  crossOriginIsolated: boolean; // SharedArrayBuffer, so WASM threads
+  storageQuotaBytes: number | undefined;
+  storageUsageBytes: number | undefined;
+  webgpu: { vendor: string; architecture: string; description: string; isFallbackAdapter: boolean; shaderF16: boolean; maxBufferSize: number; maxStorageBufferBindingSize: number } | undefined;
+  webgpuSkipReason?: string;
 }
 
 export interface BenchResult {
@@ -35,6 +52,7 @@ export interface BenchResult {
   plan?: MemoryPlan & { measuredPeakRssBytes: number; errorRatio: number }; // predicted vs measured, localm
   limits?: { profile: string; failed: string[] };
   foreignCpu: ForeignCpu | undefined; // the whole bench
+  environment?: BrowserEnvironment; // browser runs only
 }
 
 export const NOISY_CORES = 0.25;

@@ -4,6 +4,7 @@
 //
 // pnpm bench --model DIR [--device cpu|wasm] [--prompt-tokens 128] [--gen-tokens 64] [--runs 3]
 //            [--threads 2] [--peers] [--gguf FILE] [--limits FILE [--profile NAME]] [--report PREFIX] [--json]
+// pnpm bench --browser --model DIR [--device wasm|webgpu] ... (headless Chromium, see src/browser/browser-bench.ts)
 // pnpm bench report --out PREFIX RESULT.json...    (Markdown + SVG from saved --json lines)
 
 import { execFile } from 'node:child_process';
@@ -19,6 +20,7 @@ import { startForeignCpu } from './proc-cpu.js';
 import { benchPrompt, readModelFacts } from './prompt.js';
 import { markdownTable, svgChart } from './report.js';
 import { median, summarize } from './stats.js';
+import { BrowserUsageError, runBrowserBench } from './browser/browser-bench.js';
 import type { BenchDevice } from './runtimes/runtime.js';
 
 const RUN_ONCE = fileURLToPath(new URL('./run-once.js', import.meta.url));
@@ -72,6 +74,7 @@ function fileBytes(...paths: string[]): number {
 }
 
 async function runBench(args: string[]): Promise<number> {
+  if (args.includes('--browser')) return runBrowserBench(args.filter((a) => a !== '--browser')); // headless Chromium: src/browser/
   const { values } = parseArgs({
     args,
     options: {
@@ -212,6 +215,6 @@ const argv = process.argv.slice(2);
   },
   (err: unknown) => {
     process.stderr.write(`bench: ${err instanceof Error ? err.message : String(err)}\n`);
-    process.exitCode = err instanceof UsageError ? 2 : 1;
+    process.exitCode = err instanceof UsageError || err instanceof BrowserUsageError ? 2 : 1;
   },
 );

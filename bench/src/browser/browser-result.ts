@@ -1,0 +1,175 @@
+// Bench results from a browser: one run's raw token times and memory → the same metrics as the Node
+// runner (measure.ts), and runs → the same RuntimeSummary / BenchResult. Shared by the page (bench/web)
+// and `pnpm bench --browser`; no DOM, no Node, no I/O.
+
+import type { BenchResult, BrowserEnvironment, RuntimeSummary } from '../bench-result.js';
+import type { MemoryPlan } from '../planner.js';
+import { median, quantile, summarize } from '../stats.js';
+
+/** What the worker measured in one run. */
+export interface BrowserRawRun {
+  runtime: 'localm' | 'onnxruntime-web' | 'wllama';
+  device: string; // the device the runtime reported ('wasm' | 'webgpu')
+  engine: string; // model.info.engine, e.g. 'localm-wasm'
+  promptTokens: number;
+  loadMs: number; // loadModel call → ready (download or file reads included)
+  tokenTimesMs: number[]; // per generated token: ms from the generate call until it was known
+  tokenIds: number[];
+  wasmMemoryBytes: number; // all WebAssembly.Memory objects the run created, at their largest
+  gpuBufferPeakBytes: number; // live GPUBuffer bytes at their highest (createBuffer minus destroy)
+  notes: string[];
+}
+
+/** One run's metrics: the Node runner's RunResult fields, plus where the memory figure came from. */
+export interface BrowserRunResult {
+  runtime: BrowserRawRun['runtime'];
+  device: string;
+  engine: string;
+  loadMs: number;
+  ttftMs: number;
+  prefillTokensPerSecond: number;
+  decodeTokensPerSecond: number;
+  interTokenP50Ms: number;
+  interTokenP95Ms: number;
+  peakRssBytes: number; // see memorySource
+  memorySource: string; // 'renderer VmHWM' (CDP + /proc) or 'page: wasm + gpu buffers' (no process view)
+  wasmMemoryBytes: number;
+  gpuBufferPeakBytes: number;
+  generatedTokens: number;
+  tokenIds: number[];
+  notes: string[];
+}
+
+/** The Node runner's formulas (measure.ts `metrics`), on times taken in the worker. */
+export function browserRunMetrics(raw: BrowserRawRun, peakBytes: number, memorySource: string): BrowserRunResult {
+  const t = raw.tokenTimesMs;
+  const n = t.length;
+  const gaps = t.slice(1).map((x, i) => x - t[i]!);
+  const first = t[0] ?? NaN;
+  const last = t[n - 1] ?? NaN;
+  return {
+    runtime: raw.runtime,
+    device: raw.device,
+    engine: raw.engine,
+    loadMs: raw.loadMs,
+    ttftMs: first,
+    prefillTokensPerSecond: (raw.promptTokens * 1000) / first,
+    decodeTokensPerSecond: n > 1 ? ((n - 1) * 1000) / (last - first) : NaN,
+    interTokenP50Ms: quantile(gaps, 0.5),
+    interTokenP95Ms: quantile(gaps, 0.95),
+    peakRssBytes: peakBytes,
+    memorySource,
+    wasmMemoryBytes: raw.wasmMemoryBytes,
+    gpuBufferPeakBytes: raw.gpuBufferPeakBytes,
+    generatedTokens: n,
+    tokenIds: raw.tokenIds,
+    notes: raw.notes,
+  };
+}
+
+function leadingMatches(a: readonly number[], b: readonly number[]): number {
+  let n = 0;
+  while (n < a.length && n < b.length && a[n] === b[n]) n++;
+  return n;
+}
+
+/** Runs of one runtime on one device → a RuntimeSummary (as bench.ts's, with browser memory fields). */
+export function summarizeBrowserRuns(runs: readonly BrowserRunResult[], weightBytes: number, oursFirst: readonly number[] | undefined): RuntimeSummary {
+  const pick = (f: (r: BrowserRunResult) => number): number[] => runs.map(f);
+  const first = runs[0]!;
+  return {
+    runtime: first.runtime,
+    device: first.device,
+    runs: runs.length,
+    loadMs: summarize(pick((r) => r.loadMs)),
+    ttftMs: summarize(pick((r) => r.ttftMs)),
+    prefillTokensPerSecond: summarize(pick((r) => r.prefillTokensPerSecond)),
+    decodeTokensPerSecond: summarize(pick((r) => r.decodeTokensPerSecond)),
+    interTokenP50Ms: median(pick((r) => r.interTokenP50Ms)),
+    interTokenP95Ms: median(pick((r) => r.interTokenP95Ms)),
+    peakRssBytes: summarize(pick((r) => r.peakRssBytes)),
+    weightBytes,
+    foreignCores: 0, // a browser cannot see other processes' CPU; `pnpm bench --browser` fills it in
+    isNoisy: false,
+    idsMatchingLocalm: oursFirst ? leadingMatches(first.tokenIds, oursFirst) : 0,
+    notes: [...new Set([`engine ${first.engine}`, `memory: ${first.memorySource}`, ...runs.flatMap((r) => r.notes)])],
+    wasmMemoryBytes: Math.max(...pick((r) => r.wasmMemoryBytes)),
+    gpuBufferPeakBytes: Math.max(...pick((r) => r.gpuBufferPeakBytes)),
+    memorySource: first.memorySource,
+  };
+}
+
+export interface BrowserBenchInput {
+  modelDir: string; // URL, 'picked files (name)' or 'synth:preset/dtype/seed'
+  modelName: string;
+  device: string;
+  promptTokens: number;
+  genTokens: number;
+  threads: number;
+  runtimes: RuntimeSummary[]; // localm first
+  plan: MemoryPlan | undefined;
+  environment: BrowserEnvironment;
+}
+
+/** A BenchResult that `pnpm bench report` renders like the Node runner's. */
+export function browserBenchResult(input: BrowserBenchInput): BenchResult {
+  const ours = input.runtimes[0]!;
+  const measured = ours.peakRssBytes.median;
+  return {
+    modelDir: input.modelDir,
+    modelName: input.modelName,
+    device: input.device,
+    promptTokens: input.promptTokens,
+    genTokens: input.genTokens,
+    runs: ours.runs,
+    threads: input.threads,
+    runtimes: input.runtimes,
+    ...(input.plan ? { plan: { ...input.plan, measuredPeakRssBytes: measured, errorRatio: input.plan.totalBytes / measured - 1 } } : {}),
+    foreignCpu: undefined,
+    environment: input.environment,
+  };
+}
+
+/** The --json line's shape (bench.ts `flatJson`): localm's medians at the top level, the result beside them. */
+export function flatBrowserJson(result: BenchResult): Record<string, unknown> {
+  const ours = result.runtimes[0]!;
+  return {
+    loadMs: ours.loadMs.median,
+    ttftMs: ours.ttftMs.median,
+    prefillTokensPerSecond: ours.prefillTokensPerSecond.median,
+    decodeTokensPerSecond: ours.decodeTokensPerSecond.median,
+    interTokenP50Ms: ours.interTokenP50Ms,
+    interTokenP95Ms: ours.interTokenP95Ms,
+    peakRssBytes: ours.peakRssBytes.median,
+    weightBytes: ours.weightBytes,
+    wasmMemoryBytes: ours.wasmMemoryBytes,
+    gpuBufferPeakBytes: ours.gpuBufferPeakBytes,
+    foreignCpuCores: result.foreignCpu?.foreignCores,
+    ...result,
+  };
+}
+
+/**
+ * When each token was known, from the text events' times and the done event's timings (the same rule
+ * as runtimes/localm.ts): a token whose bytes were held back (partial UTF-8, common with the synthetic
+ * byte-level vocab) has no event of its own, so its time is spread between the events around it.
+ */
+export function tokenTimes(events: readonly { atMs: number; tokenId: number }[], done: { tokenIds: readonly number[]; prefillMs: number; decodeMs: number }): number[] {
+  const n = done.tokenIds.length;
+  const known = new Map<number, number>([[0, done.prefillMs]]);
+  let position = 0;
+  for (const e of events) {
+    while (position < n && done.tokenIds[position] !== e.tokenId) position++;
+    if (position < n && position > 0) known.set(position, e.atMs);
+  }
+  known.set(n - 1, done.prefillMs + done.decodeMs);
+  const anchors = [...known].sort((a, b) => a[0] - b[0]);
+  const times = new Array<number>(n);
+  for (let a = 0; a + 1 < anchors.length; a++) {
+    const [p0, t0] = anchors[a]!;
+    const [p1, t1] = anchors[a + 1]!;
+    for (let p = p0; p <= p1; p++) times[p] = p1 === p0 ? t0 : t0 + ((t1 - t0) * (p - p0)) / (p1 - p0);
+  }
+  if (n === 1) times[0] = done.prefillMs;
+  return times;
+}

@@ -1,0 +1,96 @@
+// The bench's worker: one run per worker. Loads the model with @localm/core, generates from token ids
+// with EOS banned, and sends back when each token was known and the memory it saw. The page renders.
+import { gpuBufferPeakBytes, wasmMemoryBytes } from './memory-watch.js';
+import { isLocalmError, loadModel, type ModelSource } from '@localm/core';
+import { tokenTimes, type BrowserRawRun } from '../../src/browser/browser-result.js';
+import type { RunRequest, RunSource, WorkerMessage } from './protocol.js';
+
+const post = (message: WorkerMessage): void => postMessage(message);
+
+async function modelSource(source: RunSource): Promise<ModelSource> {
+  if (source.kind === 'url') return source.url;
+  if (source.kind === 'files') return source.files;
+  // A folder in OPFS: its files as File objects, read lazily by core (no copy here).
+  const files: File[] = [];
+  const walk = async (dir: FileSystemDirectoryHandle, prefix: string): Promise<void> => {
+    for await (const [name, handle] of (dir as unknown as { entries(): AsyncIterable<[string, FileSystemHandle]> }).entries()) {
+      if (handle.kind === 'directory') await walk(handle as FileSystemDirectoryHandle, `${prefix}${name}/`);
+      else {
+        const file = await (handle as FileSystemFileHandle).getFile();
+        files.push(new File([file], `${prefix}${name}`));
+      }
+    }
+  };
+  const root = await navigator.storage.getDirectory();
+  await walk(await root.getDirectoryHandle(source.dir), '');
+  return files;
+}
+
+async function run(request: RunRequest): Promise<BrowserRawRun> {
+  const loadStart = performance.now();
+  const model = await loadModel(await modelSource(request.source), {
+    device: request.device,
+    numThreads: request.threads,
+    wasmEngine: request.runtime === 'onnxruntime-web' ? 'onnxruntime' : 'auto',
+    cache: false, // the bench measures the model, not a second copy in the Cache API
+    onProgress: ({ loadedBytes, totalBytes, file }) =>
+      post({ type: 'progress', phase: 'load', fraction: totalBytes > 0 ? loadedBytes / totalBytes : 0, text: `loading ${file}: ${(loadedBytes / 1e6).toFixed(0)} of ${(totalBytes / 1e6).toFixed(0)} MB` }),
+  });
+  const loadMs = performance.now() - loadStart;
+  post({ type: 'progress', phase: 'generate', fraction: 0, text: `loaded in ${(loadMs / 1000).toFixed(1)} s on ${model.info.device} (${model.info.engine}); prefill…` });
+  if (request.simulate === 'allocation-failure') new ArrayBuffer(Number.MAX_SAFE_INTEGER); // throws RangeError: a real failed allocation
+  const logitBias = Object.fromEntries(request.specialIds.map((id) => [id, -Infinity]));
+  const events: { atMs: number; tokenId: number }[] = [];
+  let done: { tokenIds: number[]; prefillMs: number; decodeMs: number } | undefined;
+  const start = performance.now();
+  let lastPost = 0;
+  for await (const e of model.generate(request.prompt, { maxTokens: request.genTokens, logitBias })) {
+    if (e.type === 'text') {
+      const atMs = performance.now() - start;
+      events.push({ atMs, tokenId: e.tokenId });
+      if (atMs - lastPost > 100) {
+        lastPost = atMs;
+        post({ type: 'progress', phase: 'generate', fraction: events.length / request.genTokens, text: `generating: ${events.length} of ${request.genTokens} tokens` });
+      }
+    } else done = { tokenIds: e.tokenIds, prefillMs: e.timings.prefillMs, decodeMs: e.timings.decodeMs };
+  }
+  const { device, engine, engineNotes } = model.info;
+  const result: BrowserRawRun = {
+    runtime: request.runtime,
+    device,
+    engine,
+    promptTokens: request.prompt.length,
+    loadMs,
+    tokenTimesMs: [],
+    tokenIds: [],
+    wasmMemoryBytes: wasmMemoryBytes(),
+    gpuBufferPeakBytes: gpuBufferPeakBytes(),
+    notes: [`${request.threads} thread(s) asked`, ...engineNotes],
+  };
+  // No dispose: the page measures memory while the model is still loaded, then ends this worker.
+  if (!done) throw new Error('generate() ended without a done event');
+  return { ...result, tokenIds: done.tokenIds, tokenTimesMs: tokenTimes(events, done) };
+}
+
+function describe(err: unknown): WorkerMessage {
+  const e = err instanceof Error ? err : new Error(String(err));
+  const code = isLocalmError(err) ? err.code : undefined;
+  const text = `${e.name}: ${e.message}`;
+  return {
+    type: 'error',
+    name: e.name,
+    ...(code ? { code } : {}),
+    message: e.message,
+    // V8: 'Array buffer allocation failed', 'Invalid array buffer length', 'WebAssembly.Memory(): could not allocate memory'.
+    isAllocationFailure: code === 'out_of_memory' || e instanceof RangeError || /out of memory|allocation failed|could not allocate/i.test(text),
+    isDeviceLost: /device (was )?lost|GPUDevice.*lost/i.test(text),
+  };
+}
+
+self.addEventListener('message', (event: MessageEvent<RunRequest>) => {
+  if (event.data.type !== 'run') return;
+  run(event.data).then(
+    (result) => post({ type: 'result', run: result }),
+    (err: unknown) => post(describe(err)),
+  );
+});
