@@ -10,6 +10,7 @@ import { readLlama2cCheckpoint } from '../src/llama2c-checkpoint.js';
 import type { Llama2cCheckpoint } from '../src/llama2c-checkpoint.js';
 import { llama2cShape, llama2cWeights } from '../src/llama2c-model.js';
 import { writeLlamaOnnx } from '../src/llama-graph.js';
+import { nodeSink } from '../src/node-sink.js';
 import type { LlamaShape, LlamaWeightSource } from '../src/llama-shape.js';
 import { CHECKPOINT_PATH } from './fixtures.js';
 import { openDecoder } from './ort-decoder.js';
@@ -80,7 +81,7 @@ function halfSplitVariant(ckpt: Llama2cCheckpoint, shape: LlamaShape): { shape: 
 
 async function maxDiffAgainstRunC(ckpt: Llama2cCheckpoint, shape: LlamaShape, weights: LlamaWeightSource, tokens: number[], label: string): Promise<number> {
   const dir = await mkdtemp(join(workDir, 'model-'));
-  await writeLlamaOnnx(dir, shape, weights, { dtype: 'fp32', producerVersion: 'test' });
+  await writeLlamaOnnx(nodeSink(dir), '.', shape, weights, { dtype: 'fp32', producerVersion: 'test' });
   const reference = createRunCReference(ckpt);
   const expected = tokens.map((t, pos) => reference.forward(t, pos));
   let worst = 0;

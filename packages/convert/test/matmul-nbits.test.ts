@@ -8,6 +8,7 @@ import * as ort from 'onnxruntime-node';
 import { afterAll, beforeAll, expect, test } from 'vitest';
 import { createExternalDataWriter } from '../src/external-data-writer.js';
 import { DataType, GraphBuilder } from '../src/graph-builder.js';
+import { openNodeBinary } from '../src/node-sink.js';
 import { quantizeQ4 } from '../src/q4-quantize.js';
 import { dequantizeMatMulNBits } from './q4-reference.js';
 import { seededUniform } from './seeded-random.js';
@@ -22,7 +23,7 @@ afterAll(async () => {
 
 async function runMatMulNBits(a: Float32Array, m: number, weight: Float32Array, n: number, k: number): Promise<Float32Array> {
   const dir = await mkdtemp(join(workDir, `k${k}-`));
-  const data = await createExternalDataWriter(join(dir, 'model.onnx_data'));
+  const data = createExternalDataWriter(await openNodeBinary(join(dir, 'model.onnx_data')), 'model.onnx_data');
   const g = new GraphBuilder(data);
   const input = g.input('a', DataType.float, ['m', k]);
   const { packed, scales, blocksPerRow } = quantizeQ4(weight, n, k);

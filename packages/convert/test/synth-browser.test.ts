@@ -1,0 +1,92 @@
+// synthesizeModel in headless Debian Chromium: the `tiny` preset written into OPFS from a module Web
+// Worker (synchronous access handles) and from the page (createWritable) is byte for byte what Node
+// writes for the same preset, seed and dtype. With LOCALM_SLOW=1, the 1B preset is generated in the
+// worker while the renderer's peak resident memory (VmHWM, the worker runs inside the renderer process)
+// is read from /proc: it must stay a small fraction of the model's bytes.
+
+import { createHash } from 'node:crypto';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { afterAll, beforeAll, describe, expect, test } from 'vitest';
+import { nodeSink } from '../src/node-sink.js';
+import { synthesizeModel } from '../src/synthesize-model.js';
+import { plannedSynthBytes } from '../src/synth-plan.js';
+import { openSynthPage, type SynthPage } from './synth-page.js';
+import type { SynthJob, SynthJobResult } from './browser/job.js';
+
+const CHROMIUM = '/usr/bin/chromium';
+const isSlow = process.env['LOCALM_SLOW'] === '1';
+
+function sha256(path: string): string {
+  return createHash('sha256').update(readFileSync(path)).digest('hex');
+}
+
+describe.skipIf(!existsSync(CHROMIUM))('synthesizeModel into OPFS in Chromium (needs Debian chromium at /usr/bin/chromium)', () => {
+  let page: SynthPage;
+  let nodeDir = '';
+
+  beforeAll(async () => {
+    nodeDir = mkdtempSync(join(tmpdir(), 'localm-synth-node-'));
+    page = await openSynthPage(fileURLToPath(new URL('./browser', import.meta.url)));
+  }, 180_000);
+
+  afterAll(async () => {
+    await page?.close();
+    if (nodeDir) rmSync(nodeDir, { recursive: true, force: true });
+  });
+
+  async function run(where: 'inWorker' | 'inPage', job: SynthJob): Promise<SynthJobResult> {
+    const outcome = await page.run(where, job);
+    if (!outcome.ok) throw new Error(`${outcome.error}\n${page.console.join('\n')}`);
+    return outcome.value;
+  }
+
+  async function nodeHashes(job: SynthJob): Promise<Record<string, string>> {
+    const dir = join(nodeDir, `${job.preset}-${job.dtype}-${job.seed}`);
+    const { files } = await synthesizeModel({ preset: job.preset, seed: job.seed, dtype: job.dtype, gguf: job.gguf }, nodeSink(dir));
+    return Object.fromEntries(files.map((f) => [f, sha256(join(dir, f))]));
+  }
+
+  test.each([
+    ['inWorker', 'q4', true],
+    ['inWorker', 'fp16', false],
+    ['inPage', 'q8', true],
+  ] as const)('tiny %s (%s, gguf %s): every file has the sha256 of the Node output', async (where, dtype, gguf) => {
+    const job: SynthJob = { preset: 'tiny', seed: 11, dtype, gguf, folder: `tiny-${where}-${dtype}`, hashes: true };
+    const [browser, expected] = await Promise.all([run(where, job), nodeHashes(job)]);
+    expect(browser.usedSyncHandle).toBe(where === 'inWorker');
+    expect(Object.keys(browser.files).sort()).toEqual(Object.keys(expected).sort());
+    for (const [file, hash] of Object.entries(expected)) expect({ file, sha256: browser.files[file]!.sha256 }).toEqual({ file, sha256: hash });
+    const total = Object.values(browser.files).reduce((sum, f) => sum + f.sizeBytes, 0);
+    expect(browser.lastProgress).toEqual({ bytesWritten: total, totalBytes: total });
+    expect(total).toBeLessThanOrEqual(plannedSynthBytes('tiny', dtype, { gguf }));
+  });
+
+  test.skipIf(!isSlow)('llama-3.2-1b q4 in the worker: the renderer\'s peak memory does not grow with the model (LOCALM_SLOW=1)', async () => {
+    const before = page.rendererPeaks();
+    const job: SynthJob = { preset: 'llama-3.2-1b', seed: 1, dtype: 'q4', gguf: false, folder: 'llama-1b-q4', hashes: false };
+    const result = await run('inWorker', job);
+    const peaks = page.rendererPeaks();
+    const modelBytes = Object.values(result.files).reduce((sum, f) => sum + f.sizeBytes, 0);
+    const peakRssBytes = Math.max(...peaks.map((p) => p.vmHwmBytes));
+    const line = {
+      modelBytes,
+      weightBytes: result.weightBytes,
+      plannedBytes: plannedSynthBytes('llama-3.2-1b', 'q4'),
+      peakRendererRssBytes: peakRssBytes,
+      peakRssOverModel: +(peakRssBytes / modelBytes).toFixed(3),
+      elapsedMs: Math.round(result.elapsedMs),
+      renderers: peaks,
+      renderersBefore: before,
+    };
+    console.log(`llama-3.2-1b q4 into OPFS: ${JSON.stringify(line)}`);
+    expect(result.usedSyncHandle).toBe(true);
+    expect(modelBytes).toBeLessThanOrEqual(line.plannedBytes);
+    expect(modelBytes).toBeGreaterThan(0.99 * line.plannedBytes);
+    // A whole copy of the weights would put the peak above modelBytes; slices of 16 MiB keep it at the
+    // page's own footprint plus tens of MB.
+    expect(peakRssBytes).toBeLessThan(0.3 * modelBytes);
+  }, 600_000);
+});
