@@ -5,6 +5,7 @@
 import { Template } from '@huggingface/jinja';
 import { LocalmError } from '@localm/errors';
 import { formatStrftime } from './strftime.js';
+import { renderLimited, TemplateLimitExceeded, type TemplateLimits } from './template-sandbox.js';
 
 /** One part of a multimodal message, e.g. `{ type: 'text', text: 'Hi' }` or `{ type: 'image' }`. */
 export interface ChatContentPart {
@@ -23,7 +24,7 @@ export interface ChatToolCall {
 /** A chat message as templates read it (snake_case keys, as in the OpenAI and transformers JSON). */
 export interface ChatMessage {
   role: string; // 'system' | 'user' | 'assistant' | 'tool', or what the template knows
-  content: string | readonly ChatContentPart[];
+  content: string | readonly ChatContentPart[] | null; // null: an assistant turn with only tool_calls
   tool_calls?: readonly ChatToolCall[];
   reasoning_content?: string;
   tool_call_id?: string;
@@ -41,6 +42,8 @@ export interface ChatTemplateOptions {
   /** A named template of tokenizer_config.json's list (e.g. 'tool_use'), or the text of a template. */
   chatTemplate?: string;
   now?: Date; // the clock of `strftime_now`; default the current time
+  /** Bounds on the rendering (templates come with downloaded files); DEFAULT_TEMPLATE_LIMITS otherwise. */
+  limits?: TemplateLimits;
 }
 
 /** tokenizer_config.json's chat_template: one template, or a list of named ones. */
@@ -121,8 +124,15 @@ export class ChatTemplateRenderer {
       strftime_now: (format: unknown) => formatStrftime(now, String(format)),
     };
     try {
-      return template.render(items);
+      return renderLimited(template, items, options.limits);
     } catch (cause) {
+      if (cause instanceof TemplateLimitExceeded) {
+        throw new LocalmError('invalid_argument', `chat_template: rendering stopped at a limit (${cause.message})`, { cause });
+      }
+      if (cause instanceof RangeError) {
+        // e.g. "Invalid string length" from a filter asked for a gigantic string in one step.
+        throw new LocalmError('invalid_argument', `chat_template: rendering stopped (${cause.message})`, { cause });
+      }
       if (cause instanceof TemplateRaised) {
         throw new LocalmError('invalid_argument', `the chat template refused the messages: ${cause.message}`, { cause });
       }
@@ -165,11 +175,11 @@ function checkMessages(messages: readonly ChatMessage[]): void {
   if (!Array.isArray(messages)) throw new LocalmError('invalid_argument', 'applyChatTemplate: messages must be an array');
   for (const [i, message] of messages.entries()) {
     const content = (message as { content?: unknown } | null)?.content;
-    const isContent = typeof content === 'string' || (Array.isArray(content) && content.every((p) => typeof p === 'object' && p !== null));
+    const isContent = typeof content === 'string' || content === null || (Array.isArray(content) && content.every((p) => typeof p === 'object' && p !== null));
     if (typeof message?.role !== 'string' || !isContent) {
       throw new LocalmError(
         'invalid_argument',
-        `applyChatTemplate: message ${i} needs a string role and content that is a string or a list of parts, got ${JSON.stringify(message)?.slice(0, 100)}`,
+        `applyChatTemplate: message ${i} needs a string role and content that is a string, null or a list of parts, got ${JSON.stringify(message)?.slice(0, 100)}`,
       );
     }
   }

@@ -16,7 +16,28 @@ export interface HfPreTokenizer {
 
 export interface HfAddedToken {
   content: string;
+  id: number;
   special: boolean;
+  normalized: boolean;
+  lstrip: boolean;
+  rstrip: boolean;
+}
+
+/** The library's trie of added-token strings. */
+export interface HfSplitter {
+  split(text: string): string[];
+}
+
+/** The fields of the library's Tokenizer that its encode_text reads (added-token-split.ts redoes it). */
+export interface HfInternals {
+  normalizer: ((text: string) => string) | null;
+  pre_tokenizer: ((text: string, options: { section_index: number }) => string[]) | null;
+  model: ((words: string[]) => string[]) & { tokens_to_ids: Map<string, number>; unk_token_id: number | undefined };
+  post_processor: ((tokens: string[], pair: null, addSpecialTokens: boolean) => { tokens: string[] }) | null;
+  added_tokens: HfAddedToken[];
+  added_tokens_map: Map<string, HfAddedToken>;
+  splitter_unnormalized: HfSplitter;
+  splitter_normalized: HfSplitter;
 }
 
 export interface HfTokenizer {

@@ -2,5 +2,9 @@
 // streaming detokenizer. Pure: no file I/O and no Node built-ins, so it runs in browsers.
 
 export { loadTokenizer } from './tokenizer.js';
-export type { DecodeOptions, EncodeOptions, Tokenizer, TokenizerFiles } from './tokenizer.js';
+export type { DecodeOptions, EncodeChatOptions, EncodeOptions, Tokenizer, TokenizerFiles } from './tokenizer.js';
+export { ChatTemplateRenderer, readChatTemplateConfig, specialTokenVariables } from './chat-template.js';
+export type { ChatContentPart, ChatMessage, ChatTemplateConfig, ChatTemplateOptions, ChatToolCall } from './chat-template.js';
+export { DEFAULT_TEMPLATE_LIMITS, type TemplateLimits } from './template-sandbox.js';
+export { formatStrftime } from './strftime.js';
 export type { StreamDecoder, StreamDecoderOptions } from './stream-decoder.js';

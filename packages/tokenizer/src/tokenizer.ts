@@ -3,8 +3,17 @@
 // where it differs. No file I/O: callers pass parsed JSON.
 
 import { LocalmError } from '@localm/errors';
+import { AddedTokenSplitter } from './added-token-split.js';
+import {
+  ChatTemplateRenderer,
+  readChatTemplateConfig,
+  specialTokenVariables,
+  type ChatMessage,
+  type ChatTemplateOptions,
+} from './chat-template.js';
 import { cleanUpTokenizationSpaces } from './clean-up.js';
-import { Tokenizer as HfTokenizerClass, type HfTokenizer } from './hf-library.js';
+import { Tokenizer as HfTokenizerClass, type HfInternals, type HfTokenizer } from './hf-library.js';
+import { protectSpecialText } from './protect-special-text.js';
 import { applyRustParity, byteFallbackValue, hasByteFallbackDecoder } from './rust-parity.js';
 import {
   createStreamDecoder,
@@ -21,6 +30,19 @@ export interface TokenizerFiles {
 
 export interface EncodeOptions {
   addSpecialTokens?: boolean; // default true: the post-processor's BOS etc.
+  /**
+   * Default true: a special token's text in `text` (e.g. "<|im_end|>") becomes its control id. False
+   * encodes it as plain text, as Rust's `encode_special_tokens` does; use it for text a user typed.
+   */
+  parseSpecialTokens?: boolean;
+}
+
+export interface EncodeChatOptions extends ChatTemplateOptions {
+  /**
+   * Default false: special-token text inside messages (what a user typed, e.g. "<|im_end|>") is
+   * encoded as plain text; only the template's own markers are control tokens. True trusts the messages.
+   */
+  parseSpecialTokensInMessages?: boolean;
 }
 
 export interface DecodeOptions {
@@ -47,20 +69,48 @@ export interface Tokenizer {
   readonly bosTokenId: number | undefined; // tokenizer_config.json bos_token, when it names a piece
   readonly eosTokenId: number | undefined; // tokenizer_config.json eos_token, when it names a piece
   createStreamDecoder(options?: StreamDecoderOptions): StreamDecoder;
+  /** True when the tokenizer files carry a chat template (tokenizer_config.json or GGUF metadata). */
+  readonly hasChatTemplate: boolean;
+  /**
+   * The chat template rendered as Python transformers' apply_chat_template(tokenize=False) does.
+   * Throws LocalmError `invalid_argument` when there is no template, the template refuses the
+   * messages (raise_exception) or it passes its limits (steps, time, output size).
+   * @example tok.applyChatTemplate([{ role: 'user', content: 'Hi' }], { addGenerationPrompt: true })
+   */
+  applyChatTemplate(messages: readonly ChatMessage[], options?: ChatTemplateOptions): string;
+  /**
+   * Ids of the rendered chat, as apply_chat_template(tokenize=True) gives them (no BOS added beyond
+   * the template's), with special-token text inside messages kept as plain text unless asked.
+   */
+  encodeChat(messages: readonly ChatMessage[], options?: EncodeChatOptions): number[];
+}
+
+/** What a tokenizer needs beyond tokenizer.json: the chat template and its special-token variables. */
+export interface TokenizerExtras {
+  chatTemplate?: ChatTemplateRenderer | undefined;
 }
 
 class HfJsonTokenizer implements Tokenizer {
   readonly vocabSize: number;
   readonly bosTokenId: number | undefined;
   readonly eosTokenId: number | undefined;
+  readonly hasChatTemplate: boolean;
   readonly #hf: HfTokenizer;
   readonly #specialPieces: ReadonlySet<string>;
   readonly #cleanUpByDefault: boolean;
   readonly #hasByteFallback: boolean;
   readonly #source: StreamDecodeSource;
+  readonly #splitter: AddedTokenSplitter;
+  readonly #internals: HfInternals;
+  readonly #chatTemplate: ChatTemplateRenderer | undefined;
+  #specialTextPattern: RegExp | undefined;
 
-  constructor(hf: HfTokenizer, config: Record<string, unknown>) {
+  constructor(hf: HfTokenizer, config: Record<string, unknown>, extras: TokenizerExtras = {}) {
     this.#hf = hf;
+    this.#internals = hf as unknown as HfInternals;
+    this.#splitter = new AddedTokenSplitter(this.#internals);
+    this.#chatTemplate = extras.chatTemplate;
+    this.hasChatTemplate = extras.chatTemplate !== undefined;
     const addedTokens = hf.get_added_tokens_decoder();
     this.#specialPieces = new Set([...addedTokens.values()].filter((t) => t.special).map((t) => t.content));
     // The JS model's id → piece array already holds the added tokens at their ids.
@@ -81,9 +131,50 @@ class HfJsonTokenizer implements Tokenizer {
 
   encode(text: string, options?: EncodeOptions): number[] {
     if (typeof text !== 'string') throw new LocalmError('invalid_argument', `encode: text must be a string, got ${typeof text}`);
-    const { ids } = this.#hf.encode(toWellFormed(text), { add_special_tokens: options?.addSpecialTokens ?? true });
+    const addSpecialTokens = options?.addSpecialTokens ?? true;
+    if (options?.parseSpecialTokens === false) {
+      return this.#idsOf(this.#splitter.pieces(toWellFormed(text), false), addSpecialTokens);
+    }
+    const { ids } = this.#hf.encode(toWellFormed(text), { add_special_tokens: addSpecialTokens });
     // Without unk and byte fallback an unknown character has no id; Rust drops it, JS gives undefined.
     return ids.filter((id): id is number => id !== undefined);
+  }
+
+  applyChatTemplate(messages: readonly ChatMessage[], options?: ChatTemplateOptions): string {
+    return this.#template().render(messages, options);
+  }
+
+  encodeChat(messages: readonly ChatMessage[], options: EncodeChatOptions = {}): number[] {
+    const template = this.#template();
+    if (options.parseSpecialTokensInMessages === true) {
+      return this.encode(template.render(messages, options), { addSpecialTokens: false });
+    }
+    this.#specialTextPattern ??= specialTextPattern(this.#internals);
+    const { messages: protectedMessages, spansOf } = protectSpecialText(messages, this.#specialTextPattern);
+    const spans = spansOf(template.render(protectedMessages, options)).map((span) => ({
+      text: toWellFormed(span.text),
+      parseSpecialTokens: span.parseSpecialTokens,
+    }));
+    return this.#idsOf(this.#splitter.piecesOfSpans(spans), false);
+  }
+
+  #template(): ChatTemplateRenderer {
+    if (this.#chatTemplate === undefined) {
+      throw new LocalmError('invalid_argument', 'this tokenizer has no chat template (tokenizer_config.json chat_template or GGUF tokenizer.chat_template)');
+    }
+    return this.#chatTemplate;
+  }
+
+  // The library's encode() after encode_text: the post-processor, then pieces to ids.
+  #idsOf(pieces: string[], addSpecialTokens: boolean): number[] {
+    const hf = this.#internals;
+    const tokens = hf.post_processor ? hf.post_processor(pieces, null, addSpecialTokens).tokens : pieces;
+    const ids: number[] = [];
+    for (const token of tokens) {
+      const id = hf.added_tokens_map.get(token)?.id ?? hf.model.tokens_to_ids.get(token) ?? hf.model.unk_token_id;
+      if (id !== undefined) ids.push(id);
+    }
+    return ids;
   }
 
   decode(ids: readonly number[], options?: DecodeOptions): string {
@@ -135,6 +226,14 @@ class HfJsonTokenizer implements Tokenizer {
 // [28705, 242, 194, 192 (<0xEF> <0xBF> <0xBD>), 28744] in JS.
 function toWellFormed(text: string): string {
   return text.replace(/[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/g, '\uFFFD');
+}
+
+// The text of every special added token, longest first so that a longer one wins where two overlap.
+function specialTextPattern(hf: HfInternals): RegExp {
+  const texts = hf.added_tokens.filter((t) => t.special && t.content.length > 0).map((t) => t.content);
+  texts.sort((a, b) => b.length - a.length);
+  const escaped = texts.map((t) => t.replace(/[.*+?^${}()|[\]\\]/g, '\\$&'));
+  return new RegExp(escaped.length > 0 ? escaped.join('|') : '(?!)', 'g');
 }
 
 // The model types Rust `tokenizers` reads. @huggingface/tokenizers has all but WordLevel.
@@ -195,5 +294,8 @@ export function loadTokenizer(files: TokenizerFiles): Tokenizer {
     const why = cause instanceof Error ? cause.message : String(cause);
     throw new LocalmError('corrupt_model', `tokenizer.json: cannot build the tokenizer (${why})`, { cause });
   }
-  return new HfJsonTokenizer(hf, config);
+  const templateConfig = readChatTemplateConfig(config);
+  const chatTemplate =
+    templateConfig === undefined ? undefined : new ChatTemplateRenderer(templateConfig, specialTokenVariables(config));
+  return new HfJsonTokenizer(hf, config, { chatTemplate });
 }

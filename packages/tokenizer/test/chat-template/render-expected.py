@@ -4,10 +4,11 @@ apply_chat_template configures it (transformers/utils/chat_template_utils.py: an
 ImmutableSandboxedEnvironment with trim_blocks, lstrip_blocks and loopcontrols; `tojson` as
 json.dumps with ensure_ascii=False; `raise_exception`; `strftime_now`; the special tokens of
 tokenizer_config.json as variables) and writes expected.json. The expectations come from Jinja2,
-not from localm. Run from anywhere: python3 render-expected.py
+not from localm. Run from anywhere: python3 render-expected.py (--stdout prints the JSON instead).
 """
 import json
 import os
+import sys
 from datetime import datetime
 
 import jinja2
@@ -97,9 +98,12 @@ def main():
                             row["error"] = str(err)
                         results.append(row)
 
+    out = {"generator": "render-expected.py", "jinja2": jinja2.__version__, "results": results}
+    if "--stdout" in sys.argv:  # the test's freshness check reads this instead of the file
+        json.dump(out, sys.stdout, ensure_ascii=False)
+        return
     with open(os.path.join(HERE, "expected.json"), "w", encoding="utf-8") as f:
-        json.dump({"generator": "render-expected.py", "jinja2": jinja2.__version__, "results": results}, f,
-                  ensure_ascii=False, indent=1)
+        json.dump(out, f, ensure_ascii=False, indent=1)
         f.write("\n")
     print(f"{len(results)} renderings ({sum('error' in r for r in results)} raise_exception) -> expected.json")
 
