@@ -113,7 +113,7 @@ export async function runBrowserBench(args: string[]): Promise<number> {
     for (let run = 0; run < runs; run++) {
       for (const runtime of runtimes) {
         const query = new URLSearchParams({
-          model: `${server.base}model/`, devices: device, runtimes: runtime, runs: '1', firstRun: String(run),
+          model: `${server.base}model/`, name: basename(modelDir), devices: device, runtimes: runtime, runs: '1', firstRun: String(run),
           promptTokens: String(promptTokens), genTokens: String(genTokens), threads: String(threads),
           budgetMb: String(Math.floor(totalmem() / 1e6)), autorun: '1',
         });

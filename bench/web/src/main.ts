@@ -1,6 +1,6 @@
 // The bench page: detects what this device offers, checks with the planner that the chosen model fits,
 // runs each measurement in a fresh Web Worker, and shows the table, charts and downloads. URL parameters
-// (model, devices, runtimes, promptTokens, genTokens, runs, firstRun, threads, budgetMb, autorun,
+// (model, name, devices, runtimes, promptTokens, genTokens, runs, firstRun, threads, budgetMb, autorun,
 // simulate) preset the form, so `pnpm bench --browser` and the tests drive the same page users see.
 import type { BenchResult, BrowserEnvironment } from '../../src/bench-result.js';
 import { browserBenchResult, browserRunMetrics, summarizeBrowserRuns, type BrowserRawRun, type BrowserRunResult } from '../../src/browser/browser-result.js';
@@ -54,6 +54,10 @@ function applyParams(): void {
   const devices = params.get('devices')?.split(',');
   if (devices) for (const d of ['wasm', 'webgpu']) $<HTMLInputElement>(`device-${d}`).checked = devices.includes(d);
   if (params.get('peers') === '1') $<HTMLInputElement>('peer-ort').checked = true;
+  if (params.get('simulate') === 'allocation-failure') {
+    $<HTMLInputElement>('simulate-oom').checked = true;
+    $('simulate-label').hidden = false;
+  }
 }
 
 async function chosenModel(): Promise<ModelInput> {
@@ -144,6 +148,7 @@ async function runBench(): Promise<void> {
     const budgetSource = budgetMb > 0 ? 'set on this page' : 'navigator.deviceMemory';
     lastBudget = budgetBytes;
     const model = await chosenModel();
+    model.name = params.get('name') ?? model.name; // automation serves every folder as /model/
     const freeStorage = environment.storageQuotaBytes === undefined ? undefined : environment.storageQuotaBytes - (environment.storageUsageBytes ?? 0);
     const fits = devices.map((device) => ({ device, fit: checkFit(model.config, device, { promptTokens, genTokens, budgetBytes, budgetSource, storeBytes: model.storeBytes, freeStorageBytes: freeStorage }) }));
     const refused = fits.find((f) => f.fit.refusal);
@@ -160,7 +165,7 @@ async function runBench(): Promise<void> {
           status.textContent = `${runtime} on ${device}, run ${run - firstRun + 1} of ${runs}: starting (${fit.note})`;
           const { raw, peakBytes, memorySource } = await runInWorker(
             { type: 'run', source: model.source, runtime, device, threads, prompt, genTokens, specialIds: facts.specialIds },
-            params.get('simulate') === 'allocation-failure',
+            $<HTMLInputElement>('simulate-oom').checked,
           );
           exposed.rawRuns.push(raw);
           byRuntime.get(runtime)!.push(browserRunMetrics(raw, peakBytes, memorySource));
