@@ -8,6 +8,7 @@ import { planDevices, type Device, type DeviceRequest, type SkippedDevice } from
 import { KvCache, type KvDataType, type KvLayout } from './kv-cache.js';
 import { DEFAULT_WEBGPU_ENGINE, externalDataOf, loadOrt, openSession, toLocalmError, type ModelFiles, type OrtModule, type OrtSession, type WebGpuEngine } from './ort-runtime.js';
 import { watchGpuDevice, webGpuLostReason, type GpuWatch } from './gpu-device.js';
+import { trackRuntime } from './open-runtimes.js';
 
 export interface DecoderOptions {
   device?: DeviceRequest; // default 'auto'
@@ -15,6 +16,9 @@ export interface DecoderOptions {
   contextLength?: number; // positions the KV cache must hold; sizes localm's WASM KV cache (default 4096)
   wasmEngine?: WasmEngineRequest; // which engine runs the 'wasm' device; default 'auto'
   webgpuEngine?: WebGpuEngine; // which onnxruntime-web WebGPU engine runs 'webgpu'; default DEFAULT_WEBGPU_ENGINE
+  // Ends the load: its reason is rethrown once the running stage returns (a session being created
+  // cannot be interrupted), and whatever was opened is released first. Not a device failure: no fallback.
+  signal?: AbortSignal;
 }
 
 /** The code that runs a session: our kernels, or the onnxruntime module (by its import specifier). */
@@ -54,6 +58,8 @@ export interface Decoder {
  */
 export async function createDecoder(files: ModelFiles, options: DecoderOptions = {}): Promise<Decoder> {
   const request = options.device ?? 'auto';
+  const { signal } = options;
+  signal?.throwIfAborted();
   const caps = detectCapabilities();
   const { order, skipped } = planDevices(request, caps);
   const engineNotes: string[] = [];
@@ -62,6 +68,7 @@ export async function createDecoder(files: ModelFiles, options: DecoderOptions =
   const isModelError = (err: unknown): boolean =>
     isLocalmError(err, 'corrupt_model') || isLocalmError(err, 'unsupported_model') || isLocalmError(err, 'checksum_mismatch') || isLocalmError(err, 'not_found');
   const skip = (device: Device, err: unknown): void => {
+    signal?.throwIfAborted();
     if (isModelError(err)) throw err;
     skipped.push({ device, reason: err instanceof Error ? err.message : String(err) });
   };
@@ -92,6 +99,7 @@ export async function createDecoder(files: ModelFiles, options: DecoderOptions =
         try {
           return await openWasm(files, { ...options, ...(numThreads === undefined ? {} : { numThreads }) }, skipped, engineNotes);
         } catch (err) {
+          signal?.throwIfAborted();
           if (i < attempts.length - 1 && !isModelError(err)) {
             skipped.push({ device, reason: `with threads (${numThreads ?? 'default'}): ${err instanceof Error ? err.message : String(err)}` });
           } else skip(device, err);
@@ -136,24 +144,29 @@ async function openWasm(files: ModelFiles, options: DecoderOptions, skipped: Ski
 async function openOrt(device: Device, files: ModelFiles, options: DecoderOptions, skipped: SkippedDevice[], engineNotes: string[]): Promise<Decoder> {
   const webgpuEngine = options.webgpuEngine ?? DEFAULT_WEBGPU_ENGINE;
   let session: OrtSession | undefined;
+  let untrack: (() => void) | undefined;
+  let gpu: GpuWatch | undefined;
   try {
     session = await openSession(device, files, {
       ...(options.numThreads === undefined ? {} : { numThreads: options.numThreads }),
       ...(device === 'webgpu' ? { webgpuEngine } : {}),
     });
+    untrack = trackRuntime();
+    options.signal?.throwIfAborted();
     const ort = await loadOrt(device, webgpuEngine);
     const { kv, kvDataType, vocabSize } = readLayout(session);
-    let gpu: GpuWatch | undefined;
     if (device === 'webgpu') {
       if (kvDataType === 'float16' && !(await detectWebGpu()).shaderF16) {
         throw new LocalmError('no_backend', "the model computes in float16 and this adapter lacks 'shader-f16': use the model's f32 variant");
       }
       gpu = await watchGpuDevice(ort);
+      options.signal?.throwIfAborted();
     }
     const engine: Engine = device === 'cpu' ? 'onnxruntime-node' : device === 'webgpu' && webgpuEngine === 'native' ? 'onnxruntime-web/webgpu' : 'onnxruntime-web';
-    return new OrtDecoder(ort, session, { device, skipped: [...skipped], engine, engineNotes, kv, vocabSize }, kvDataType, gpu);
+    return new OrtDecoder(ort, session, { device, skipped: [...skipped], engine, engineNotes, kv, vocabSize }, kvDataType, gpu, untrack);
   } catch (err) {
-    await session?.release().catch(() => undefined);
+    gpu?.release();
+    await session?.release().then(untrack, () => undefined);
     throw err;
   }
 }
@@ -168,6 +181,15 @@ async function openLocalmWasm(files: ModelFiles, options: DecoderOptions, skippe
     { graph: files.graph, externalData: await externalDataOf(files) },
     { numThreads: threads, ...(options.contextLength === undefined ? {} : { contextLength: options.contextLength }) },
   );
+  const untrack = trackRuntime();
+  const dispose = async (): Promise<void> => {
+    await decoder.dispose(); // stops and terminates its worker threads
+    untrack();
+  };
+  if (options.signal?.aborted) {
+    await dispose();
+    options.signal.throwIfAborted();
+  }
   const { kv, vocabSize } = decoder.info;
   const info: DecoderInfo = { device: 'wasm', skipped: [...skipped], engine: 'localm-wasm', engineNotes: [], kv, vocabSize };
   return {
@@ -177,7 +199,7 @@ async function openLocalmWasm(files: ModelFiles, options: DecoderOptions, skippe
     },
     step: (ids) => decoder.step(ids),
     truncate: (length) => decoder.truncate(length),
-    dispose: () => decoder.dispose(),
+    dispose,
   };
 }
 
@@ -218,6 +240,7 @@ class OrtDecoder implements Decoder {
     readonly info: DecoderInfo,
     kvDataType: KvDataType,
     private readonly gpu: GpuWatch | undefined, // webgpu: the device ORT runs on, watched for loss
+    private readonly untrack: () => void, // counts the session as released (open-runtimes.ts)
   ) {
     this.#cache = new KvCache(ort, info.kv, kvDataType, gpu?.device);
   }
@@ -280,6 +303,7 @@ class OrtDecoder implements Decoder {
     await this.session.release().catch((err: unknown) => {
       if (this.gpu?.lost === undefined) throw err; // a lost device cannot free its buffers: nothing is left to free
     });
+    this.untrack();
   }
 
   #check(): void {

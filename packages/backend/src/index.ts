@@ -5,3 +5,4 @@ export { DEVICES, DEVICE_REQUESTS, planDevices, type Device, type DeviceRequest,
 export { createDecoder, type Decoder, type DecoderInfo, type DecoderOptions, type Engine as RuntimeEngine, type WasmEngineRequest } from './decoder.js';
 export type { KvLayout } from './kv-cache.js';
 export { DEFAULT_WEBGPU_ENGINE, type ModelFiles, type WebGpuEngine } from './ort-runtime.js';
+export { openRuntimeCount } from './open-runtimes.js';

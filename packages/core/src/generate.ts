@@ -8,6 +8,7 @@ import type { Tokenizer } from '@localm/tokenizer';
 import { JsonConstraint } from './json-constraint.js';
 import type { JsonSchema } from './json-prefix.js';
 import type { ModelConfig } from './model-config.js';
+import { nextTask } from './next-task.js';
 import { Rng, applyPenalties, sampleToken, type SamplingOptions } from './sampler.js';
 import { StopMatcher } from './stop-strings.js';
 
@@ -17,6 +18,16 @@ export interface GenerateOptions extends SamplingOptions {
   responseFormat?: { type: 'text' } | { type: 'json_schema'; schema: JsonSchema }; // constrain the output
   signal?: AbortSignal; // aborting rethrows signal.reason from the iterator
 }
+
+/**
+ * Prompt tokens fed to the decoder per call while prefilling. The signal is checked between calls, so an
+ * abort or dispose() lands within one chunk instead of after the whole prompt (a 4,000-token prompt on
+ * onnxruntime-web's WASM takes minutes); one event-loop task between chunks lets the abort's timer or
+ * message run on backends that compute synchronously. Per-call overhead is ~1 ms on onnxruntime-node and localm's
+ * kernels split prefill into 16-token calls anyway, so 128 costs little; keeping it fixed keeps the
+ * float summation order, and so greedy ids, the same from run to run.
+ */
+export const PREFILL_CHUNK_TOKENS = 128;
 
 /** Defaults for what neither the call nor generation_config.json sets. */
 export const DEFAULT_GENERATION = Object.freeze({ maxTokens: 256, seed: 0 });
@@ -68,8 +79,17 @@ export async function* generateTokens(ctx: GenerationContext, promptIds: number[
   decoder.truncate(Math.min(commonPrefixLength(cachedIds, promptIds), promptIds.length - 1));
   const reused = decoder.cachedTokens; // a device may keep less than asked
   cachedIds.length = reused;
-  let logits = await decoder.step(promptIds.slice(reused));
-  cachedIds.push(...promptIds.slice(reused));
+  let logits: Float32Array | undefined;
+  for (let at = reused; at < promptIds.length; at += PREFILL_CHUNK_TOKENS) {
+    if (at > reused) {
+      await nextTask();
+      signal?.throwIfAborted(); // the cache keeps the chunks fed so far: cachedIds says which
+    }
+    const chunk = promptIds.slice(at, at + PREFILL_CHUNK_TOKENS);
+    logits = await decoder.step(chunk);
+    cachedIds.push(...chunk);
+  }
+  if (!logits) throw new LocalmError('invalid_argument', 'nothing to prefill'); // unreachable: reused < promptIds.length
   let computed = promptIds.length - reused;
   const prefilled = performance.now();
 
@@ -126,6 +146,7 @@ export async function* generateTokens(ctx: GenerationContext, promptIds: number[
       stopReason = 'contextFull';
       break;
     }
+    signal?.throwIfAborted(); // aborted or disposed while the caller held the last event
     logits = await decoder.step([next]);
     cachedIds.push(next);
     computed++;

@@ -16,7 +16,9 @@ export interface LoadModelOptions {
   numThreads?: number; // default: the runtime's choice
   wasmEngine?: WasmEngineRequest; // 'auto' (default): localm's WASM kernels where they support the model, else onnxruntime-web
   onProgress?: (progress: LoadProgress) => void; // bytes of all files: at most every ~100 ms, and once at the end
-  signal?: AbortSignal; // stops a download: its reason is rethrown and nothing is cached
+  // Stops the load at any stage (download, reading, session creation): its reason is rethrown, nothing is
+  // cached and no session stays open. A session being created is released as soon as its creation returns.
+  signal?: AbortSignal;
   cache?: ModelCache | false; // for URLs; default openModelCache() (Cache API in browsers, a folder in Node); false: memory only
   sha256?: Readonly<Record<string, string>>; // file path → hex digest, checked for every source; wins over localm.json
 }
@@ -75,6 +77,7 @@ const EXTERNAL_DATA_FILE = 'model.onnx_data'; // relative to the graph, as the g
  * const web = await loadModel('https://example.com/stories260k/', { onProgress: (p) => bar.value = p.loadedBytes / p.totalBytes });
  */
 export async function loadModel(source: ModelSource, options: LoadModelOptions = {}): Promise<Model> {
+  const { signal } = options;
   const store = await openModelStore(source, options);
   const config = await readModelConfig(store);
   const tokenizerJson = await readRequired(store, 'tokenizer.json');
@@ -84,6 +87,7 @@ export async function loadModel(source: ModelSource, options: LoadModelOptions =
     ...(tokenizerConfigBytes ? { tokenizerConfigJson: parseJson(tokenizerConfigBytes, 'tokenizer_config.json') } : {}),
   });
   const graph = await readRequired(store, GRAPH_FILE);
+  signal?.throwIfAborted();
   const graphPath = store.localPath(GRAPH_FILE);
   const decoder = await createDecoder(
     {
@@ -101,8 +105,13 @@ export async function loadModel(source: ModelSource, options: LoadModelOptions =
       contextLength: config.contextLength,
       ...(options.numThreads === undefined ? {} : { numThreads: options.numThreads }),
       ...(options.wasmEngine === undefined ? {} : { wasmEngine: options.wasmEngine }),
+      ...(signal ? { signal } : {}),
     },
   );
+  if (signal?.aborted) {
+    await decoder.dispose();
+    signal.throwIfAborted();
+  }
   if (decoder.info.vocabSize !== config.vocabSize) {
     await decoder.dispose();
     throw new LocalmError('corrupt_model', `${GRAPH_FILE} has ${decoder.info.vocabSize} logits but config.json says vocab_size ${config.vocabSize}`);
@@ -132,6 +141,9 @@ class LoadedModel implements Model {
   #queue: Promise<unknown> = Promise.resolve();
   #cachedIds: number[] = []; // the token ids whose keys and values are in the decoder's KV cache
   #disposed = false;
+  readonly #runs = new Set<AbortController>(); // one per generation holding the lock: dispose() ends them
+  #stepping: Promise<unknown> = Promise.resolve(); // the decoder step in flight, if any
+  readonly #decoder: Decoder; // the decoder, with its in-flight step recorded
   readonly chat: Model['chat'];
 
   constructor(
@@ -140,6 +152,19 @@ class LoadedModel implements Model {
     private readonly decoder: Decoder,
     private readonly config: ModelConfig,
   ) {
+    this.#decoder = {
+      info: decoder.info,
+      get cachedTokens() {
+        return decoder.cachedTokens;
+      },
+      step: (ids) => {
+        const step = decoder.step(ids);
+        this.#stepping = step.catch(() => undefined);
+        return step;
+      },
+      truncate: (length) => decoder.truncate(length),
+      dispose: () => decoder.dispose(),
+    };
     const chat = (messages: readonly ChatMessage[], options: ChatOptions = {}): AsyncIterable<GenerationEvent> => {
       this.#check();
       const context = this.info.contextLength;
@@ -160,10 +185,19 @@ class LoadedModel implements Model {
     const run = async function* (this: LoadedModel): AsyncGenerator<GenerationEvent> {
       // Generations on one model run one after another: they share one KV cache.
       const release = await this.#lock();
+      // The run stops on the caller's signal (its reason) or on dispose() ('disposed'), between tokens
+      // and between prefill chunks.
+      const run = new AbortController();
+      const forward = (): void => run.abort(options.signal?.reason);
       try {
         this.#check();
-        yield* generateTokens({ decoder: this.decoder, tokenizer: this.tokenizer, config: this.config, cachedIds: this.#cachedIds }, promptIds, options);
+        options.signal?.throwIfAborted();
+        options.signal?.addEventListener('abort', forward, { once: true });
+        this.#runs.add(run);
+        yield* generateTokens({ decoder: this.#decoder, tokenizer: this.tokenizer, config: this.config, cachedIds: this.#cachedIds }, promptIds, { ...options, signal: run.signal });
       } finally {
+        options.signal?.removeEventListener('abort', forward);
+        this.#runs.delete(run);
         release();
       }
     };
@@ -173,12 +207,11 @@ class LoadedModel implements Model {
   async dispose(): Promise<void> {
     if (this.#disposed) return;
     this.#disposed = true;
-    const release = await this.#lock();
-    try {
-      await this.decoder.dispose();
-    } finally {
-      release();
-    }
+    // The open run ends at its next check (queued ones see #disposed when their turn comes). Only a step
+    // in flight is waited for: a run whose caller stopped pulling events would hold the lock forever.
+    for (const run of this.#runs) run.abort(new LocalmError('disposed', 'the model was disposed during this generation'));
+    await this.#stepping;
+    await this.decoder.dispose();
   }
 
   #lock(): Promise<() => void> {
