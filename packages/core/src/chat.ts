@@ -1,5 +1,6 @@
-// Chat: messages → prompt text through the model's chat template (or a plain fallback for models
-// without one), with a declared policy for conversations longer than the context.
+// Chat: messages → prompt ids through the model's chat template (the tokenizer renders it and keeps
+// special-token text typed in messages plain), or a plain fallback for models without one, with a
+// declared policy for conversations longer than the context.
 
 import { LocalmError } from '@localm/errors';
 import type { Tokenizer } from '@localm/tokenizer';
@@ -16,12 +17,17 @@ export interface ChatOptions extends GenerateOptions {
   contextOverflow?: 'error' | 'dropOldest';
 }
 
-/** The tokenizer's template renderer, where the tokenizer package provides one. */
-type TemplateRenderer = (messages: readonly ChatMessage[], options: { addGenerationPrompt: boolean; tools?: readonly Record<string, unknown>[] }) => string;
+function templateOptions(tools: readonly Record<string, unknown>[] | undefined): { addGenerationPrompt: true; tools?: readonly Record<string, unknown>[] } {
+  return tools ? { addGenerationPrompt: true, tools } : { addGenerationPrompt: true };
+}
 
-function templateOf(tokenizer: Tokenizer): TemplateRenderer | undefined {
-  const t = tokenizer as Tokenizer & { hasChatTemplate?: boolean; applyChatTemplate?: TemplateRenderer };
-  return t.hasChatTemplate && t.applyChatTemplate ? t.applyChatTemplate.bind(t) : undefined;
+function checkMessages(messages: readonly ChatMessage[]): void {
+  if (messages.length === 0) throw new LocalmError('invalid_argument', 'chat needs at least one message');
+  for (const m of messages) {
+    if (!['system', 'user', 'assistant', 'tool'].includes(m.role) || typeof m.content !== 'string') {
+      throw new LocalmError('invalid_argument', `a chat message needs a role (system, user, assistant, tool) and string content, got ${JSON.stringify(m).slice(0, 100)}`);
+    }
+  }
 }
 
 /**
@@ -30,15 +36,20 @@ function templateOf(tokenizer: Tokenizer): TemplateRenderer | undefined {
  * a reply appended as the assistant's message extends the prompt it was generated from.
  */
 export function renderChat(tokenizer: Tokenizer, messages: readonly ChatMessage[], tools?: readonly Record<string, unknown>[]): string {
-  if (messages.length === 0) throw new LocalmError('invalid_argument', 'chat needs at least one message');
-  for (const m of messages) {
-    if (!['system', 'user', 'assistant', 'tool'].includes(m.role) || typeof m.content !== 'string') {
-      throw new LocalmError('invalid_argument', `a chat message needs a role (system, user, assistant, tool) and string content, got ${JSON.stringify(m).slice(0, 100)}`);
-    }
-  }
-  const template = templateOf(tokenizer);
-  if (template) return template(messages, tools ? { addGenerationPrompt: true, tools } : { addGenerationPrompt: true });
+  checkMessages(messages);
+  if (tokenizer.hasChatTemplate) return tokenizer.applyChatTemplate(messages, templateOptions(tools));
   return messages.map((m) => m.content).join('');
+}
+
+/**
+ * Prompt ids of a conversation. With a chat template these are apply_chat_template's ids: no BOS
+ * beyond the template's own, and special-token text inside messages encoded as plain text, so a
+ * user typing "<|im_end|>" cannot end their turn. Without one, the plain text with the tokenizer's BOS.
+ */
+function encodeChatPrompt(tokenizer: Tokenizer, messages: readonly ChatMessage[], tools?: readonly Record<string, unknown>[]): number[] {
+  checkMessages(messages);
+  if (tokenizer.hasChatTemplate) return tokenizer.encodeChat(messages, templateOptions(tools));
+  return tokenizer.encode(messages.map((m) => m.content).join(''), { parseSpecialTokens: false });
 }
 
 /**
@@ -48,7 +59,7 @@ export function renderChat(tokenizer: Tokenizer, messages: readonly ChatMessage[
 export function chatPromptIds(tokenizer: Tokenizer, messages: readonly ChatMessage[], budget: number, options: ChatOptions): number[] {
   let kept = [...messages];
   for (;;) {
-    const ids = tokenizer.encode(renderChat(tokenizer, kept, options.tools));
+    const ids = encodeChatPrompt(tokenizer, kept, options.tools);
     if (ids.length < budget) return ids;
     const oldest = kept.findIndex((m, i) => m.role !== 'system' && i < kept.length - 1);
     if (options.contextOverflow !== 'dropOldest' || oldest === -1) {

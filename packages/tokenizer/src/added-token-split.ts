@@ -13,6 +13,13 @@ interface Dictionary {
   tokens: Map<string, HfAddedToken>;
 }
 
+/** Text between added tokens (`token` unset), or one added token. */
+interface Section {
+  text: string;
+  isPlainInside: boolean; // holds special-token text to keep plain
+  token?: HfAddedToken | undefined;
+}
+
 /** A span of text and whether special tokens written in it are control tokens. */
 export interface TextSpan {
   text: string;
@@ -53,8 +60,8 @@ export class AddedTokenSplitter {
   piecesOfSpans(spans: readonly TextSpan[]): string[] {
     // Sections of the joined text between added tokens found in parsing spans; a plain span never
     // ends a section, so "a" + plain "<|x|>" + "b" is one section "a<|x|>b" as Rust would see it.
-    const sections: { text: string; isPlainInside: boolean }[] = [];
-    let current = { text: '', isPlainInside: false };
+    const sections: Section[] = [];
+    let current: Section = { text: '', isPlainInside: false };
     for (const span of spans) {
       if (!span.parseSpecialTokens) {
         current.text += span.text;
@@ -63,8 +70,9 @@ export class AddedTokenSplitter {
       }
       const parts = this.#all.unnormalized.split(span.text);
       for (const part of parts) {
-        if (this.#all.tokens.has(part)) {
-          sections.push(current, { text: part, isPlainInside: false });
+        const token = this.#all.tokens.get(part);
+        if (token !== undefined) {
+          sections.push(current, { text: part, isPlainInside: false, token });
           current = { text: '', isPlainInside: false };
         } else {
           current.text += part;
@@ -79,23 +87,22 @@ export class AddedTokenSplitter {
   }
 
   #encodeSection(text: string, sectionIndex: number, dictionary: Dictionary): string[] {
-    const sections = dictionary.unnormalized.split(text).map((part) => ({ text: part, isPlainInside: false }));
+    const sections = dictionary.unnormalized
+      .split(text)
+      .map((part): Section => ({ text: part, isPlainInside: false, token: dictionary.tokens.get(part) }));
     return this.#encodeSections(sections, () => dictionary, sectionIndex);
   }
 
   // @huggingface/tokenizers 0.2.0's Tokenizer.encode_text, step for step, with the dictionary of
   // each section given by the caller.
   #encodeSections(
-    sections: { text: string; isPlainInside: boolean }[],
-    dictionaryOf: (section: { text: string; isPlainInside: boolean }) => Dictionary,
+    sections: Section[],
+    dictionaryOf: (section: Section) => Dictionary,
     firstIndex = 0,
   ): string[] {
     const hf = this.#hf;
     const texts = sections.map((s) => s.text);
-    const tokenAt = (i: number): HfAddedToken | undefined => {
-      const section = sections[i];
-      return section && !section.isPlainInside ? this.#all.tokens.get(section.text) : undefined;
-    };
+    const tokenAt = (i: number): HfAddedToken | undefined => sections[i]?.token;
     stripAround(texts, tokenAt);
     const out: string[] = [];
     for (const [i, section] of sections.entries()) {
