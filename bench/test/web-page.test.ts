@@ -27,7 +27,7 @@ let browser: Browser;
 let page: Page;
 
 beforeAll(async () => {
-  await convertSynth({ preset: 'tiny', seed: 7, dtype: 'q4', outDir: modelDir });
+  await convertSynth({ preset: 'tiny', seed: 1, dtype: 'q4', outDir: modelDir }); // seed 1: the page's own synth seed
   await buildBenchPage(join(work, 'page'));
   const mounts = [{ prefix: '/model/', path: modelDir }];
   if (SLOW) {
@@ -139,6 +139,20 @@ test('webgpu on the software adapter: weights in GPU buffers, and both devices i
   await page.screenshot({ path: shot, fullPage: true });
   console.log(`screenshot: ${shot}`);
 }, 300_000);
+
+test('a synthetic preset generated in the page into OPFS runs, and generates what the Node-written folder does', async () => {
+  expect(await runPage({ devices: 'wasm', runtimes: 'localm' })).toBe('done');
+  const fromUrl = await page.evaluate(() => (globalThis as unknown as { localmBench: { rawRuns: { tokenIds: number[] }[] } }).localmBench.rawRuns[0]!.tokenIds);
+  await page.goto(`${server.base}?${new URLSearchParams({ preset: 'tiny', dtype: 'q4', devices: 'wasm', promptTokens: '16', genTokens: '8', runs: '1', autorun: '1' })}`);
+  await page.waitForFunction((states) => states.includes(document.body.dataset['state'] ?? ''), endStates, { timeout: 120_000, polling: 200 });
+  expect(await page.textContent('#status')).toContain('done');
+  const r = await exported(0);
+  expect(r.modelName).toBe('tiny-q4');
+  expect(r.modelDir).toMatch(/^synth:tiny\/q4\/seed1/);
+  expectPlausible(r, modelDir, 'wasm', 16, 8);
+  const fromOpfs = await page.evaluate(() => (globalThis as unknown as { localmBench: { rawRuns: { tokenIds: number[] }[] } }).localmBench.rawRuns[0]!.tokenIds);
+  expect(fromOpfs).toEqual(fromUrl); // same seed, same prompt: the same weights
+});
 
 test('a run the planner says will not fit is refused with the reason', async () => {
   expect(await runPage({ devices: 'wasm', budgetMb: '50' })).toBe('refused');

@@ -3,7 +3,9 @@
 import { gpuBufferPeakBytes, wasmMemoryBytes } from './memory-watch.js';
 import { isLocalmError, loadModel, type ModelSource } from '@localm/core';
 import { tokenTimes, type BrowserRawRun } from '../../src/browser/browser-result.js';
-import type { RunRequest, RunSource, WorkerMessage } from './protocol.js';
+import { opfsSink, synthesizeModel } from '@localm/convert/synth';
+import type { RunRequest, RunSource, SynthRequest, WorkerMessage } from './protocol.js';
+import { COMPLETE_MARKER } from './synth-input.js';
 
 const post = (message: WorkerMessage): void => postMessage(message);
 
@@ -73,6 +75,21 @@ async function run(request: RunRequest): Promise<BrowserRawRun> {
   return { ...result, tokenIds: done.tokenIds, tokenTimesMs: tokenTimes(events, done) };
 }
 
+async function synth(request: SynthRequest): Promise<WorkerMessage> {
+  const root = await navigator.storage.getDirectory();
+  await root.removeEntry(request.dir, { recursive: true }).catch(() => undefined); // a stopped generation's leftovers
+  const dir = await root.getDirectoryHandle(request.dir, { create: true });
+  const result = await synthesizeModel(
+    {
+      preset: request.preset, seed: request.seed, dtype: request.dtype,
+      onProgress: ({ bytesWritten, totalBytes }) => post({ type: 'progress', phase: 'load', fraction: bytesWritten / totalBytes, text: `generating ${request.preset} ${request.dtype} into OPFS: ${(bytesWritten / 1e6).toFixed(0)} of ${(totalBytes / 1e6).toFixed(0)} MB` }),
+    },
+    opfsSink(dir),
+  );
+  await opfsSink(dir).writeText(COMPLETE_MARKER, JSON.stringify({ preset: request.preset, dtype: request.dtype, seed: request.seed, weightBytes: result.weightBytes }));
+  return { type: 'synth-done', weightBytes: result.weightBytes, files: result.files };
+}
+
 function describe(err: unknown): WorkerMessage {
   const e = err instanceof Error ? err : new Error(String(err));
   const code = isLocalmError(err) ? err.code : undefined;
@@ -88,10 +105,8 @@ function describe(err: unknown): WorkerMessage {
   };
 }
 
-self.addEventListener('message', (event: MessageEvent<RunRequest>) => {
-  if (event.data.type !== 'run') return;
-  run(event.data).then(
-    (result) => post({ type: 'result', run: result }),
-    (err: unknown) => post(describe(err)),
-  );
+self.addEventListener('message', (event: MessageEvent<RunRequest | SynthRequest>) => {
+  const request = event.data;
+  const work = request.type === 'synth' ? synth(request) : run(request).then((result): WorkerMessage => ({ type: 'result', run: result }));
+  work.then(post, (err: unknown) => post(describe(err)));
 });

@@ -1,6 +1,6 @@
 // The bench page: detects what this device offers, checks with the planner that the chosen model fits,
 // runs each measurement in a fresh Web Worker, and shows the table, charts and downloads. URL parameters
-// (model, name, devices, runtimes, promptTokens, genTokens, runs, firstRun, threads, budgetMb, autorun,
+// (model or preset + dtype, name, devices, runtimes, promptTokens, genTokens, runs, firstRun, threads, budgetMb, autorun,
 // simulate) preset the form, so `pnpm bench --browser` and the tests drive the same page users see.
 import type { BenchResult, BrowserEnvironment } from '../../src/bench-result.js';
 import { browserBenchResult, browserRunMetrics, summarizeBrowserRuns, type BrowserRawRun, type BrowserRunResult } from '../../src/browser/browser-result.js';
@@ -8,9 +8,9 @@ import { benchPrompt } from '../../src/prompt.js';
 import { detectEnvironment } from './capabilities.js';
 import { checkFit } from './fit-check.js';
 import { filesInput, specialIds, urlInput, type ModelInput } from './model-input.js';
-import type { BenchDevice, BrowserRuntime, RunRequest, WorkerMessage } from './protocol.js';
+import type { BenchDevice, BrowserRuntime, RunRequest, SynthRequest, WorkerMessage } from './protocol.js';
 import { chartSvg, download, environmentText, profileFile, resultFile, tableHtml } from './results-view.js';
-import { presetInput, synthPresetNames } from './synth-input.js';
+import { opfsWeightBytes, presetInput, SYNTH_SEED, synthPresetNames } from './synth-input.js';
 
 const $ = <T extends HTMLElement>(id: string): T => document.getElementById(id) as T;
 const status = $<HTMLParagraphElement>('status');
@@ -60,7 +60,7 @@ function applyParams(): void {
   }
 }
 
-async function chosenModel(): Promise<ModelInput> {
+async function chosenModel(): Promise<ModelInput & { needsSynth?: boolean }> {
   const kind = (document.querySelector('input[name=source]:checked') as HTMLInputElement).value;
   if (kind === 'url') return urlInput($<HTMLInputElement>('model-url').value);
   if (kind === 'folder') {
@@ -68,41 +68,45 @@ async function chosenModel(): Promise<ModelInput> {
     if (!files || files.length === 0) throw new RunFailure('pick a model folder first');
     return filesInput(files);
   }
-  return presetInput($<HTMLSelectElement>('preset').value, $<HTMLSelectElement>('dtype').value, (fraction, text) => {
-    progress.value = fraction;
-    status.textContent = text;
-  });
+  return presetInput($<HTMLSelectElement>('preset').value, $<HTMLSelectElement>('dtype').value);
 }
 
-/** One run in a fresh worker; rejects with the worker's error, or the stop button's. */
-function runInWorker(request: RunRequest, simulate: boolean): Promise<{ raw: BrowserRawRun; peakBytes: number; memorySource: string }> {
+/** One job in a fresh worker; rejects with the worker's error, or the stop button's. */
+function inWorker<T>(request: RunRequest | SynthRequest, label: string, onDone: (m: Extract<WorkerMessage, { type: 'result' | 'synth-done' }>) => Promise<T>): Promise<T> {
   const worker = new Worker(new URL('./bench-worker.ts', import.meta.url), { type: 'module' });
   currentWorker = worker;
-  return new Promise<{ raw: BrowserRawRun; peakBytes: number; memorySource: string }>((resolve, reject) => {
+  return new Promise<T>((resolve, reject) => {
     stopCurrent = reject;
     worker.addEventListener('message', (event: MessageEvent<WorkerMessage>) => {
       const m = event.data;
       if (m.type === 'progress') {
         progress.value = m.fraction;
-        status.textContent = `${request.runtime} on ${request.device}: ${m.text}`;
+        status.textContent = `${label}: ${m.text}`;
       } else if (m.type === 'error') {
         const what = m.isAllocationFailure
-          ? `out of memory on ${request.device}: ${m.message}. The run was stopped and its memory freed; try a smaller model, dtype or context.`
+          ? `out of memory on ${label}: ${m.message}. The run was stopped and its memory freed; try a smaller model, dtype or context.`
           : m.isDeviceLost
-            ? `the GPU device was lost on ${request.device}: ${m.message}. The run was stopped; reload the page if WebGPU stays unavailable.`
-            : `${request.runtime} on ${request.device} failed${m.code ? ` [${m.code}]` : ''}: ${m.message}`;
+            ? `the GPU device was lost (${label}): ${m.message}. The run was stopped; reload the page if WebGPU stays unavailable.`
+            : `${label} failed${m.code ? ` [${m.code}]` : ''}: ${m.message}`;
         reject(new RunFailure(what));
       } else {
-        void pageMemory(m.run).then(resolve, reject);
+        onDone(m).then(resolve, reject);
       }
     });
     // A worker that dies (the renderer killed it, an uncaught error in its start-up) never answers.
-    worker.addEventListener('error', (event) => reject(new RunFailure(`the bench worker crashed: ${event.message || 'no message (often out of memory)'}`)));
-    worker.postMessage({ ...request, ...(simulate ? { simulate: 'allocation-failure' } : {}) } satisfies RunRequest);
+    worker.addEventListener('error', (event) => reject(new RunFailure(`the bench worker crashed (${label}): ${event.message || 'no message (often out of memory)'}`)));
+    worker.postMessage(request);
   }).finally(() => {
     worker.terminate();
     currentWorker = undefined;
     stopCurrent = undefined;
+  });
+}
+
+function runInWorker(request: RunRequest, simulate: boolean): Promise<{ raw: BrowserRawRun; peakBytes: number; memorySource: string }> {
+  return inWorker({ ...request, ...(simulate ? { simulate: 'allocation-failure' as const } : {}) }, request.device, async (m) => {
+    if (m.type !== 'result') throw new RunFailure(`unexpected ${m.type} from the bench worker`);
+    return pageMemory(m.run);
   });
 }
 
@@ -156,6 +160,12 @@ async function runBench(): Promise<void> {
       setState('refused', `Refused, ${model.name} on ${refused.device}: ${refused.fit.refusal}`);
       return;
     }
+    if (model.needsSynth && model.source.kind === 'opfs') {
+      const dtype = $<HTMLSelectElement>('dtype').value as SynthRequest['dtype'];
+      const preset = $<HTMLSelectElement>('preset').value;
+      await inWorker({ type: 'synth', preset, dtype, seed: SYNTH_SEED, dir: model.source.dir }, `generating ${preset}`, async () => undefined);
+    }
+    if (model.source.kind === 'opfs') model.weightBytes = await opfsWeightBytes(model.source.dir);
     const facts = { vocabSize: model.config.vocab_size, specialIds: specialIds(model.config) };
     for (const { device, fit } of fits) {
       const byRuntime = new Map<BrowserRuntime, BrowserRunResult[]>(runtimes.map((r) => [r, []]));
@@ -215,11 +225,7 @@ runButton.addEventListener('click', () => void runBench());
 
 const presets = synthPresetNames();
 const presetSelect = $<HTMLSelectElement>('preset');
-presetSelect.replaceChildren(...presets.map((p) => Object.assign(document.createElement('option'), { value: p, textContent: p })));
-if (presets.length === 0) {
-  $<HTMLInputElement>('source-preset').disabled = true;
-  $('preset-note').textContent = 'synthetic presets: not available in this build';
-}
+presetSelect.replaceChildren(...presets.map((p) => Object.assign(document.createElement('option'), { value: p, textContent: p, selected: p === 'qwen2.5-0.5b' })));
 applyParams();
 environment = await detectEnvironment();
 exposed.environment = environment;

@@ -24,7 +24,17 @@ export interface RunRequest {
   simulate?: 'allocation-failure'; // tests: a real RangeError from an impossible allocation, after load
 }
 
+/** Generates a synthetic preset into the OPFS folder `dir` (then writes its completion marker). */
+export interface SynthRequest {
+  type: 'synth';
+  preset: string;
+  dtype: 'q4' | 'q8' | 'fp16' | 'fp32';
+  seed: number;
+  dir: string;
+}
+
 export type WorkerMessage =
+  | { type: 'synth-done'; weightBytes: number; files: string[] }
   | { type: 'progress'; phase: 'load' | 'generate'; fraction: number; text: string }
   | { type: 'result'; run: BrowserRawRun }
   | { type: 'error'; name: string; code?: string; message: string; isAllocationFailure: boolean; isDeviceLost: boolean };

@@ -29,7 +29,7 @@ export function environmentText(env: BrowserEnvironment): string {
     : `none: ${env.webgpuSkipReason ?? 'unknown'}`;
   return [
     `browser: ${env.userAgent}`,
-    `platform: ${env.platform}; ${env.hardwareConcurrency} logical cores; device memory ${env.deviceMemoryGiB === undefined ? 'not reported' : `${env.deviceMemoryGiB} GiB (rounded, capped at 8 by Chromium)`}`,
+    `platform: ${env.platform}; ${env.hardwareConcurrency} logical cores; device memory ${env.deviceMemoryGiB === undefined ? 'not reported' : `${env.deviceMemoryGiB} GiB (as the browser rounds it)`}`,
     `cross-origin isolated: ${env.crossOriginIsolated ? 'yes (WASM threads possible)' : 'no (one WASM thread: serve with COOP/COEP)'}`,
     `storage: ${gib(env.storageUsageBytes)} used of ${gib(env.storageQuotaBytes)} quota`,
     `WebGPU: ${gpu}`,
