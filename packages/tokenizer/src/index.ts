@@ -8,3 +8,6 @@ export type { ChatContentPart, ChatMessage, ChatTemplateConfig, ChatTemplateOpti
 export { DEFAULT_TEMPLATE_LIMITS, type TemplateLimits } from './template-sandbox.js';
 export { formatStrftime } from './strftime.js';
 export type { StreamDecoder, StreamDecoderOptions } from './stream-decoder.js';
+export { loadGgufTokenizer, tokenizerFilesFromGguf } from './gguf-tokenizer.js';
+export { blobSource, bytesSource, readGgufMetadata } from './gguf-metadata.js';
+export type { ByteSource, GgufMetadata, GgufMetadataValue, GgufReadLimits } from './gguf-metadata.js';
