@@ -43,3 +43,25 @@ test('a line that is not JSON is an invalid_argument error', async () => {
   expect(result.code).toBe(1);
   expect(result.stderr).toMatch(/\[invalid_argument\]: stdin line 1/);
 });
+
+test('a .gguf file: the stories260K GGUF gives the ids of the bundled model folder', async () => {
+  const gguf = join(process.env['LOCALM_FIXTURES'] ?? join(ROOT, '../shared/fixtures'), 'stories260k', 'stories260K.gguf');
+  const records = readJsonl<GreedyRecord>(join(SOURCE, 'expected-greedy.jsonl'));
+  const input = [...records.map((r) => r.prompt), 'Ünïcode 東京 🦙 and  spaces'].map((text) => JSON.stringify({ text })).join('\n');
+  const fromGguf = await runCli(['tokenize', gguf, '--add-special-tokens'], input);
+  expect(fromGguf.stderr).toBe('');
+  const fromFolder = await runCli(['tokenize', BUNDLED, '--add-special-tokens'], input);
+  expect(idsOf(fromGguf.stdout)).toEqual(idsOf(fromFolder.stdout));
+  expect(idsOf(fromGguf.stdout).slice(0, records.length)).toEqual(records.map((r) => r.prompt_token_ids));
+});
+
+test('a damaged .gguf file is a corrupt_model error', async () => {
+  const { mkdtempSync, readFileSync, writeFileSync } = await import('node:fs');
+  const { tmpdir } = await import('node:os');
+  const gguf = readFileSync(join(process.env['LOCALM_FIXTURES'] ?? join(ROOT, '../shared/fixtures'), 'stories260k', 'stories260K.gguf'));
+  const cut = join(mkdtempSync(join(tmpdir(), 'localm-gguf-')), 'cut.gguf');
+  writeFileSync(cut, gguf.subarray(0, 5000));
+  const result = await runCli(['tokenize', cut], '{"text":"x"}\n');
+  expect(result.code).toBe(1);
+  expect(result.stderr).toMatch(/\[corrupt_model\]/);
+});
