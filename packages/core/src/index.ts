@@ -4,7 +4,7 @@ export { loadModel, type Engine, type LoadModelOptions, type Model, type ModelIn
 export type { ModelSource } from './model-store.js';
 export { downloadModel, type DownloadOptions } from './loading/download.js';
 export { openModelCache, type CacheCheck, type CachedFile, type CachedModel, type CacheProblem, type ModelCache, type ModelCacheOptions } from './loading/model-cache.js';
-export { MANIFEST_FILE, type ManifestJson } from './loading/manifest.js';
+export { MANIFEST_FILE, parseManifest, type ManifestJson, type ModelFile } from './loading/manifest.js';
 export type { LoadProgress } from './loading/progress.js';
 export type { StorageKind } from './loading/storage.js';
 export { DEFAULT_GENERATION, type GenerateOptions, type GenerationEvent, type StopReason, type Usage } from './generate.js';

@@ -3,7 +3,7 @@
 // while it streams, and commits the whole model or nothing.
 
 import { LocalmError } from '@localm/errors';
-import { applyPins, DEFAULT_MODEL_FILES, MANIFEST_FILE, parseManifest, type ModelFile } from './manifest.js';
+import { applyPins, DEFAULT_MODEL_FILES, MANIFEST_FILE, MAX_MANIFEST_BYTES, parseManifest, type ModelFile } from './manifest.js';
 import { normalizeModelUrl, openStoredModelCache, publicModel, StoredModelCache, type CachedFile, type CachedModel, type CacheRecord, type ModelCache } from './model-cache.js';
 import { ProgressReporter, type LoadProgress } from './progress.js';
 import { DEFAULT_RETRIES, DEFAULT_RETRY_DELAY_MS, fetchWithResume } from './range-fetch.js';
@@ -151,7 +151,7 @@ async function listFiles(url: string, pins: Readonly<Record<string, string>> | u
   const manifestUrl = new URL(MANIFEST_FILE, url).href;
   const response = await request(manifestUrl, 'GET', signal);
   if (response.ok) {
-    const manifest = parseManifest(new Uint8Array(await response.arrayBuffer()), manifestUrl);
+    const manifest = parseManifest(await readManifestBody(response, manifestUrl), manifestUrl);
     return applyPins(manifest, pins).map((f) => ({
       ...f,
       required: true,
@@ -188,6 +188,36 @@ async function listFiles(url: string, pins: Readonly<Record<string, string>> | u
     ...f,
     ...(f.sha256 === undefined ? {} : { sha256Source: 'pinned' as const }),
   }));
+}
+
+/** The manifest's bytes, read no further than MAX_MANIFEST_BYTES: a hostile server may send gigabytes. */
+async function readManifestBody(response: Response, url: string): Promise<Uint8Array> {
+  const tooBig = (): LocalmError => new LocalmError('corrupt_model', `${url} is over ${MAX_MANIFEST_BYTES} bytes: not a model manifest`, { details: { url } });
+  if (Number(response.headers.get('content-length')) > MAX_MANIFEST_BYTES) {
+    await response.body?.cancel();
+    throw tooBig();
+  }
+  if (!response.body) return new Uint8Array(await response.arrayBuffer());
+  const reader = response.body.getReader();
+  const chunks: Uint8Array[] = [];
+  let length = 0;
+  for (;;) {
+    const { done, value } = await reader.read();
+    if (done) break;
+    length += value.length;
+    if (length > MAX_MANIFEST_BYTES) {
+      await reader.cancel();
+      throw tooBig();
+    }
+    chunks.push(value);
+  }
+  const bytes = new Uint8Array(length);
+  let at = 0;
+  for (const chunk of chunks) {
+    bytes.set(chunk, at);
+    at += chunk.length;
+  }
+  return bytes;
 }
 
 async function request(url: string, method: 'GET' | 'HEAD', signal: AbortSignal | undefined): Promise<Response> {
