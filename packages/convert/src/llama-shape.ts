@@ -42,8 +42,9 @@ export interface LlamaWeightSource {
   /**
    * Rows `firstRow .. firstRow + rowCount - 1` of a matrix (embedding, head, linear layer), `rowCount × in`
    * values. Optional: a source that has it lets the writer hold one slice of a big tensor, not all of it.
+   * With `out` (that many values), the source fills and returns it: the writer reuses one buffer.
    */
-  readRows?(ref: LlamaTensorRef, firstRow: number, rowCount: number): Float32Array | Promise<Float32Array>;
+  readRows?(ref: LlamaTensorRef, firstRow: number, rowCount: number, out?: Float32Array): Float32Array | Promise<Float32Array>;
 }
 
 /** `[out, in]` of a block's linear layer. */

@@ -19,6 +19,16 @@ export interface QuantizeOptions {
   // Round each scale to the nearest fp16 before choosing the codes, so that a ggml file (whose block
   // scales are fp16) holds exactly the same weights. Default false: scales keep full float32 precision.
   fp16Scales?: boolean;
+  // Buffers to fill instead of allocating (at least the result's sizes; views of exactly that size come
+  // back), so a writer quantizing slice after slice makes no garbage.
+  into?: { codes: Uint8Array; scales: Float32Array };
+}
+
+/** `into`'s buffers cut to size, or new ones. */
+export function quantizeOutputs(into: QuantizeOptions['into'], codeBytes: number, scaleCount: number): { codes: Uint8Array; scales: Float32Array } {
+  if (into === undefined) return { codes: new Uint8Array(codeBytes), scales: new Float32Array(scaleCount) };
+  if (into.codes.length < codeBytes || into.scales.length < scaleCount) throw new RangeError(`quantize: output buffers too small for ${codeBytes} bytes and ${scaleCount} scales`);
+  return { codes: into.codes.subarray(0, codeBytes), scales: into.scales.subarray(0, scaleCount) };
 }
 
 /**
@@ -33,8 +43,7 @@ export function quantizeQ4(weight: Float32Array, n: number, k: number, options: 
   const round = options.fp16Scales === true ? roundToFloat16 : Math.fround;
   if (weight.length !== n * k) throw new RangeError(`quantizeQ4: ${weight.length} values for [${n}, ${k}]`);
   const blocksPerRow = Math.ceil(k / Q4_BLOCK_SIZE);
-  const packed = new Uint8Array(n * blocksPerRow * BLOB_BYTES);
-  const scales = new Float32Array(n * blocksPerRow);
+  const { codes: packed, scales } = quantizeOutputs(options.into, n * blocksPerRow * BLOB_BYTES, n * blocksPerRow);
   const q = new Uint8Array(Q4_BLOCK_SIZE);
   for (let row = 0; row < n; row++) {
     const rowStart = row * k;

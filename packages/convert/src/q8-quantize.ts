@@ -2,7 +2,7 @@
 // same codes and scales as ggml's Q8_0. Knows nothing of graphs or files.
 
 import { roundToFloat16 } from './float16.js';
-import type { QuantizeOptions } from './q4-quantize.js';
+import { quantizeOutputs, type QuantizeOptions } from './q4-quantize.js';
 
 /** Elements per quantization block along K (ggml's QK8_0 too). */
 export const Q8_BLOCK_SIZE = 32;
@@ -25,8 +25,8 @@ export function quantizeQ8(weight: Float32Array, n: number, k: number, options: 
   if (weight.length !== n * k) throw new RangeError(`quantizeQ8: ${weight.length} values for [${n}, ${k}]`);
   const round = options.fp16Scales === true ? roundToFloat16 : Math.fround;
   const blocksPerRow = Math.ceil(k / Q8_BLOCK_SIZE);
-  const codes = new Uint8Array(n * blocksPerRow * Q8_BLOCK_SIZE).fill(ZERO_POINT);
-  const scales = new Float32Array(n * blocksPerRow);
+  const { codes, scales } = quantizeOutputs(options.into, n * blocksPerRow * Q8_BLOCK_SIZE, n * blocksPerRow);
+  codes.fill(ZERO_POINT);
   for (let row = 0; row < n; row++) {
     const rowStart = row * k;
     for (let b = 0; b < blocksPerRow; b++) {

@@ -102,12 +102,13 @@ export function seededWeights(shape: LlamaShape, seed: number): Required<LlamaWe
       if (ref.kind === 'input_layernorm' || ref.kind === 'post_attention_layernorm') return new Float32Array(size).fill(1);
       return fillSeededUniform(new Float32Array(size), seed, tensorName(ref), seededStd(shape, ref));
     },
-    readRows(ref, firstRow, rowCount) {
+    readRows(ref, firstRow, rowCount, out) {
       if (ref.kind !== 'linear' && ref.kind !== 'embed_tokens' && ref.kind !== 'lm_head') {
         throw new RangeError(`seededWeights: ${tensorName(ref)} is not a matrix`);
       }
       const cols = ref.kind === 'linear' ? linearShape(shape, ref.name)[1] : shape.hiddenSize;
-      return fillSeededUniform(new Float32Array(rowCount * cols), seed, tensorName(ref), seededStd(shape, ref), firstRow * cols);
+      if (out !== undefined && out.length !== rowCount * cols) throw new RangeError(`seededWeights: ${out.length} values for ${rowCount} rows of ${cols}`);
+      return fillSeededUniform(out ?? new Float32Array(rowCount * cols), seed, tensorName(ref), seededStd(shape, ref), firstRow * cols);
     },
   };
 }

@@ -73,15 +73,7 @@ export async function synthesizeModel(options: SynthesizeModelOptions, sink: Mod
   const totalBytes = plannedSynthBytes(preset.name, dtype, { gguf: options.gguf === true, contextLength: shape.maxPositions });
   const counted = countingSink(sink, totalBytes, options);
 
-  const vocab = synthVocab({ ...preset, vocabSize: shape.vocabSize });
-  const { tokenizerJson, tokenizerConfigJson } = synthTokenizerFiles(vocab, { modelMaxLength: shape.maxPositions });
-  const jsonFiles: [string, unknown][] = [
-    ['config.json', configJson(preset, shape, seed, dtype)],
-    ['generation_config.json', { bos_token_id: preset.bosTokenId, eos_token_id: preset.eosTokenId, max_length: shape.maxPositions, do_sample: false } satisfies GenerationConfigJson],
-    ['tokenizer.json', tokenizerJson],
-    ['tokenizer_config.json', tokenizerConfigJson],
-  ];
-  for (const [name, json] of jsonFiles) await counted.sink.writeText(name, `${JSON.stringify(json, null, 2)}\n`);
+  const jsonFiles = await writeJsonFiles(counted.sink, preset, shape, seed, dtype);
 
   const seeded = seededWeights(shape, seed);
   const checked = async (): Promise<void> => {
@@ -91,11 +83,12 @@ export async function synthesizeModel(options: SynthesizeModelOptions, sink: Mod
   let gguf: LlamaGgufSink | undefined;
   let weights: LlamaWeightSource = {
     read: async (ref) => (await checked(), seeded.read(ref)),
-    readRows: async (ref, firstRow, rowCount) => (await checked(), seeded.readRows(ref, firstRow, rowCount)),
+    readRows: async (ref, firstRow, rowCount, out) => (await checked(), seeded.readRows(ref, firstRow, rowCount, out)),
   };
   try {
     if (options.gguf === true) {
       const name = `localm-synth-${preset.name}-seed${seed}`;
+      const vocab = synthVocab({ ...preset, vocabSize: shape.vocabSize });
       const sinkGguf = await createLlamaGguf(await counted.sink.openBinary(GGUF_FILE), GGUF_FILE, shape, { architecture: preset.family, dtype, name, vocab });
       gguf = sinkGguf;
       // The ONNX writer asks for each tensor (or slice) once, a tied embedding twice; the GGUF takes the same values.
@@ -106,8 +99,8 @@ export async function synthesizeModel(options: SynthesizeModelOptions, sink: Mod
           await sinkGguf.write(ref, values);
           return values;
         },
-        async readRows(ref: LlamaTensorRef, firstRow: number, rowCount: number) {
-          const values = await inner.readRows!(ref, firstRow, rowCount);
+        async readRows(ref: LlamaTensorRef, firstRow: number, rowCount: number, out?: Float32Array) {
+          const values = await inner.readRows!(ref, firstRow, rowCount, out);
           await sinkGguf.write(ref, values, firstRow);
           return values;
         },
@@ -131,7 +124,7 @@ export async function synthesizeModel(options: SynthesizeModelOptions, sink: Mod
     await gguf?.close().catch(() => {});
   }
   counted.finish();
-  const files = [...jsonFiles.map(([name]) => name), `onnx/${ONNX_FILE}`, `onnx/${ONNX_DATA_FILE}`, ...(options.gguf === true ? [GGUF_FILE] : [])];
+  const files = [...jsonFiles, `onnx/${ONNX_FILE}`, `onnx/${ONNX_DATA_FILE}`, ...(options.gguf === true ? [GGUF_FILE] : [])];
   return { files, weightBytes: counted.sizeOf(`onnx/${ONNX_DATA_FILE}`), parameterCount: parameterCount(shape) };
 }
 
@@ -185,6 +178,23 @@ function countingSink(
     },
     sizeOf: (path) => fileEnds.get(path) ?? 0,
   };
+}
+
+/**
+ * Writes config.json, generation_config.json and the tokenizer files, and returns their names. Apart,
+ * so the tokenizer's objects (tens of MB for a 150k vocabulary) are garbage before the weights start.
+ */
+async function writeJsonFiles(sink: ModelSink, preset: SynthPreset, shape: LlamaShape, seed: number, dtype: ConvertDtype): Promise<string[]> {
+  const vocab = synthVocab({ ...preset, vocabSize: shape.vocabSize });
+  const { tokenizerJson, tokenizerConfigJson } = synthTokenizerFiles(vocab, { modelMaxLength: shape.maxPositions });
+  const jsonFiles: [string, unknown][] = [
+    ['config.json', configJson(preset, shape, seed, dtype)],
+    ['generation_config.json', { bos_token_id: preset.bosTokenId, eos_token_id: preset.eosTokenId, max_length: shape.maxPositions, do_sample: false } satisfies GenerationConfigJson],
+    ['tokenizer.json', tokenizerJson],
+    ['tokenizer_config.json', tokenizerConfigJson],
+  ];
+  for (const [name, json] of jsonFiles) await sink.writeText(name, `${JSON.stringify(json, null, 2)}\n`);
+  return jsonFiles.map(([name]) => name);
 }
 
 function configJson(preset: SynthPreset, shape: LlamaShape, seed: number, dtype: ConvertDtype): LlamaConfigJson {

@@ -37,7 +37,8 @@ function statusKb(pid: number, field: string): number {
 function rendererPids(profile: string): number[] {
   const procs = readdirSync('/proc').filter((d) => /^\d+$/.test(d)).flatMap((d) => {
     try {
-      const cmdline = readFileSync(`/proc/${d}/cmdline`, 'utf8').split('\0');
+      // Chromium rewrites its children's argv into one space-separated string: match on the text.
+      const cmdline = readFileSync(`/proc/${d}/cmdline`, 'utf8').replaceAll('\0', ' ');
       const stat = readFileSync(`/proc/${d}/stat`, 'utf8');
       const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
       return [{ pid: Number(d), ppid, cmdline }];
@@ -45,13 +46,13 @@ function rendererPids(profile: string): number[] {
       return []; // exited meanwhile
     }
   });
-  const roots = procs.filter((p) => p.cmdline.some((a) => a.includes(profile)) && !p.cmdline.some((a) => a.startsWith('--type=')));
+  const roots = procs.filter((p) => p.cmdline.includes(profile) && !p.cmdline.includes(' --type='));
   const family = new Set(roots.map((p) => p.pid));
   for (let grew = true; grew; ) {
     grew = false;
     for (const p of procs) if (family.has(p.ppid) && !family.has(p.pid)) (family.add(p.pid), (grew = true));
   }
-  return procs.filter((p) => family.has(p.pid) && p.cmdline.includes('--type=renderer')).map((p) => p.pid);
+  return procs.filter((p) => family.has(p.pid) && p.cmdline.includes(' --type=renderer')).map((p) => p.pid);
 }
 
 export async function openSynthPage(root: string): Promise<SynthPage> {
