@@ -45,16 +45,25 @@ function nextTask(): Promise<void> {
 
 class EngineHost implements RemoteEngine {
   #model: Model | undefined;
+  #loading: AbortController | undefined;
   readonly #runs = new Map<number, AbortController>();
 
   async load(source: WireSource, options: WireLoadOptions, progress?: PortLike): Promise<ModelInfo> {
-    if (this.#model) throw new LocalmError('invalid_argument', 'this worker already holds a model; dispose it first');
+    if (this.#model || this.#loading) throw new LocalmError('invalid_argument', 'this worker already holds a model; dispose it first');
+    const loading = new AbortController();
+    this.#loading = loading;
     try {
-      this.#model = await loadModel(source, progress ? { ...options, onProgress: (p) => progress.postMessage(p) } : options);
+      const signal = loading.signal;
+      this.#model = await loadModel(source, progress ? { ...options, signal, onProgress: (p) => progress.postMessage(p) } : { ...options, signal });
     } finally {
+      this.#loading = undefined;
       progress?.close();
     }
     return this.#model.info;
+  }
+
+  cancelLoad(): void {
+    this.#loading?.abort(new DOMException('the load was cancelled', 'AbortError'));
   }
 
   async generate(runId: number, prompt: string | number[], options: WireGenerateOptions, port: PortLike): Promise<void> {

@@ -41,6 +41,8 @@ export const EVENTS_AHEAD = 2;
 export interface RemoteEngine {
   /** Loads the model; progress objects are posted on `progress` when given. */
   load(source: WireSource, options: WireLoadOptions, progress?: PortLike): Promise<ModelInfo>;
+  /** Aborts the load in progress (the main thread's signal): it rejects with an AbortError and opens nothing. */
+  cancelLoad(): void;
   /** Starts a run whose messages go to `port`; resolves when the run has started. */
   generate(runId: number, prompt: string | number[], options: WireGenerateOptions, port: PortLike): Promise<void>;
   chat(runId: number, messages: ChatMessage[], options: WireChatOptions, port: PortLike): Promise<void>;

@@ -15,7 +15,7 @@ export const clientIsEngine: Equal<Awaited<ReturnType<typeof createWorkerEngine>
 export const workerEngineIsEngine: Equal<WorkerEngine, Engine> = true;
 
 // Every Engine method that runs a model has a remote counterpart in the worker, and nothing else does.
-export const remoteCoversEngine: Equal<Exclude<keyof Engine, 'info'>, Exclude<keyof RemoteEngine, 'load' | 'cancel'>> = true;
+export const remoteCoversEngine: Equal<Exclude<keyof Engine, 'info'>, Exclude<keyof RemoteEngine, 'load' | 'cancelLoad' | 'cancel'>> = true;
 
 // The wire options are core's options minus exactly what cannot cross (it is rebuilt on this side).
 export const generateWire: Equal<WireGenerateOptions, Omit<GenerateOptions, 'signal'>> = true;

@@ -38,9 +38,10 @@ export type WorkerEngine = Engine;
 export async function createWorkerEngine(
   worker: WorkerLike,
   source: ModelSource,
-  options: Omit<LoadModelOptions, 'signal' | 'cache'> = {},
+  options: Omit<LoadModelOptions, 'cache'> = {},
 ): Promise<WorkerEngine> {
   installErrorHandler();
+  options.signal?.throwIfAborted();
   const isNodeWorker = !('addEventListener' in worker);
   const endpoint: Endpoint = isNodeWorker
     ? (await import('comlink/dist/esm/node-adapter.mjs')).default(worker as unknown as Parameters<typeof import('comlink/dist/esm/node-adapter.mjs').default>[0])
@@ -55,16 +56,28 @@ export async function createWorkerEngine(
   } else {
     (worker as Worker).addEventListener('error', (e) => onCrash(e.error ?? new Error(e.message)));
   }
-  const { onProgress, ...wire } = options;
+  const { onProgress, signal, ...wire } = options;
   // Progress objects come back on a port of their own; functions cannot cross postMessage.
   const channel = onProgress ? new MessageChannel() : undefined;
   if (channel && onProgress) listen(channel.port1, (p) => onProgress(p as LoadProgress));
   const progressPort = channel ? transfer(channel.port2 as unknown as PortLike, [channel.port2 as unknown as Transferable]) : undefined;
   let info: ModelInfo;
+  // The signal cannot cross postMessage: it becomes cancelLoad(), and the worker can load again after.
+  const cancel = (): void => void remote.cancelLoad().catch(() => undefined);
+  signal?.addEventListener('abort', cancel, { once: true });
   try {
     info = await client.guard(remote.load(toWireSource(source), wire as WireLoadOptions, progressPort));
+  } catch (err) {
+    if (signal?.aborted && (err as { name?: string } | null)?.name === 'AbortError') throw signal.reason;
+    throw err;
   } finally {
+    signal?.removeEventListener('abort', cancel);
     channel?.port1.close();
+  }
+  if (signal?.aborted) {
+    // Loaded before the cancel arrived: free it, as an in-process load does.
+    await remote.dispose().catch(() => undefined);
+    throw signal.reason;
   }
   client.setInfo(info);
   return client;
