@@ -53,7 +53,8 @@ export async function convertSynth(options: ConvertSynthOptions): Promise<Conver
         dtype,
         gguf: ggufPath !== undefined,
         ...(options.contextLength === undefined ? {} : { contextLength: options.contextLength }),
-        ...(progress === undefined ? {} : { onMessage: progress }),
+        // synthesizeModel names the GGUF by its place in the sink; say where it really went.
+        ...(progress === undefined ? {} : { onMessage: (m: string) => progress(ggufPath === undefined ? m : m.replace(`wrote ${GGUF_FILE} `, `wrote ${ggufPath} `)) }),
       },
       sink,
     );

@@ -64,6 +64,17 @@ describe.skipIf(!existsSync(CHROMIUM))('synthesizeModel into OPFS in Chromium (n
     expect(total).toBeLessThanOrEqual(plannedSynthBytes('tiny', dtype, { gguf }));
   });
 
+  test('a stop message to the worker aborts a 1B synthesis within 1.5 s: the writer lets the event loop turn', async () => {
+    const job: SynthJob = { preset: 'llama-3.2-1b', seed: 1, dtype: 'q4', gguf: false, folder: 'aborted-1b', hashes: false };
+    const started = Date.now();
+    const outcome = await page.run('inWorker', job, 3000);
+    const elapsedMs = Date.now() - started;
+    expect(outcome).toMatchObject({ ok: false, name: 'AbortError' });
+    // The vocabulary and tokenizer files take ~1 s before the first weight; after that the worker
+    // checks its messages at least every ~100 ms of work.
+    expect(elapsedMs).toBeLessThan(3000 + 1500);
+  });
+
   test.skipIf(!isSlow)('llama-3.2-1b q4 in the worker: the renderer\'s peak memory does not grow with the model (LOCALM_SLOW=1)', async () => {
     const before = page.rendererPeaks();
     const job: SynthJob = { preset: 'llama-3.2-1b', seed: 1, dtype: 'q4', gguf: false, folder: 'llama-1b-q4', hashes: false };

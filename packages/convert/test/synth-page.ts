@@ -13,7 +13,7 @@ import type { SynthJob, SynthJobResult } from './browser/job.js';
 const ARGS = ['--no-sandbox', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'];
 const TYPES: Record<string, string> = { '.html': 'text/html; charset=utf-8', '.js': 'text/javascript; charset=utf-8' };
 
-export type Outcome = { ok: true; value: SynthJobResult } | { ok: false; error: string };
+export type Outcome = { ok: true; value: SynthJobResult } | { ok: false; error: string; name?: string };
 
 export interface RendererPeak {
   pid: number;
@@ -22,7 +22,7 @@ export interface RendererPeak {
 }
 
 export interface SynthPage {
-  run(where: 'inWorker' | 'inPage', job: SynthJob): Promise<Outcome>;
+  run(where: 'inWorker' | 'inPage', job: SynthJob, abortAfterMs?: number): Promise<Outcome>;
   rendererPeaks(): RendererPeak[]; // every renderer process of this browser
   readonly console: string[];
   close(): Promise<void>;
@@ -88,10 +88,10 @@ export async function openSynthPage(root: string): Promise<SynthPage> {
   await page.waitForFunction(() => 'synth' in window);
   return {
     console: lines,
-    run: (where, job) =>
+    run: (where, job, abortAfterMs) =>
       page.evaluate(
-        ([w, j]) => (window as unknown as { synth: Record<string, (job: SynthJob) => Promise<Outcome>> }).synth[w]!(j),
-        [where, job] as const,
+        ([w, j, a]) => (window as unknown as { synth: Record<string, (job: SynthJob, abortAfterMs?: number) => Promise<Outcome>> }).synth[w]!(j, a ?? undefined),
+        [where, job, abortAfterMs ?? null] as const,
       ),
     rendererPeaks: () =>
       rendererPids(profile).map((pid) => ({ pid, vmHwmBytes: statusKb(pid, 'VmHWM') * 1024, vmRssBytes: statusKb(pid, 'VmRSS') * 1024 })),

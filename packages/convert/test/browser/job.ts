@@ -29,7 +29,7 @@ async function fileAt(root: FileSystemDirectoryHandle, path: string): Promise<Fi
   return (await dir.getFileHandle(parts.at(-1)!)).getFile();
 }
 
-export async function runSynthJob(job: SynthJob): Promise<SynthJobResult> {
+export async function runSynthJob(job: SynthJob, signal?: AbortSignal): Promise<SynthJobResult> {
   const root = await navigator.storage.getDirectory();
   await root.removeEntry(job.folder, { recursive: true }).catch(() => {});
   const dir = await root.getDirectoryHandle(job.folder, { create: true });
@@ -42,6 +42,7 @@ export async function runSynthJob(job: SynthJob): Promise<SynthJobResult> {
       seed: job.seed,
       dtype: job.dtype,
       gguf: job.gguf,
+      ...(signal === undefined ? {} : { signal }),
       onProgress: (p) => {
         progressCalls++;
         lastProgress = p;

@@ -3,14 +3,16 @@
 
 import { runSynthJob, type SynthJob, type SynthJobResult } from './job.js';
 
-type Outcome = { ok: true; value: SynthJobResult } | { ok: false; error: string };
+type Outcome = { ok: true; value: SynthJobResult } | { ok: false; error: string; name?: string };
 
-function inWorker(job: SynthJob): Promise<Outcome> {
+/** Runs `job` in a fresh worker; with `abortAfterMs`, posts 'abort' to it that long after the job. */
+function inWorker(job: SynthJob, abortAfterMs?: number): Promise<Outcome> {
   const worker = new Worker(new URL('./worker.ts', import.meta.url), { type: 'module' });
   return new Promise<Outcome>((resolve) => {
     worker.onmessage = (event: MessageEvent<Outcome>) => resolve(event.data);
     worker.onerror = (event) => resolve({ ok: false, error: `worker error: ${event.message}` });
     worker.postMessage(job);
+    if (abortAfterMs !== undefined) setTimeout(() => worker.postMessage('abort'), abortAfterMs);
   }).finally(() => worker.terminate());
 }
 

@@ -1,11 +1,15 @@
-// The test page's module worker: runs a synthesis job posted by the page and posts back the result.
+// The test page's module worker: runs a synthesis job posted by the page and posts back the result;
+// a later 'abort' message aborts it (which needs the writer to let the event loop turn while it works).
 
 import { runSynthJob, type SynthJob } from './job.js';
 
-self.onmessage = async (event: MessageEvent<SynthJob>) => {
+const controller = new AbortController();
+self.onmessage = async (event: MessageEvent<SynthJob | 'abort'>) => {
+  if (event.data === 'abort') return controller.abort();
   try {
-    self.postMessage({ ok: true, value: await runSynthJob(event.data) });
+    self.postMessage({ ok: true, value: await runSynthJob(event.data, controller.signal) });
   } catch (err) {
-    self.postMessage({ ok: false, error: String((err as Error)?.stack ?? err) });
+    const e = err as Error;
+    self.postMessage({ ok: false, error: String(e?.stack ?? err), name: e?.name });
   }
 };
