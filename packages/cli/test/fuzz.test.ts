@@ -90,6 +90,13 @@ const HOSTILE_PATHS = [
   'https://evil.example/model.onnx', '%2e%2e/%2e%2e/x', '..%2fx', 'a\u0000b', '', ' ', 'x'.repeat(100_000), 'onnx/\u202e..',
 ];
 const HUGE_SIZES: unknown[] = [2 ** 53, 2 ** 53 - 1, 2 ** 40, 1e308, Infinity, -1, -0, 1.5, '1', null, [], { n: 1 }, true];
+function withExtraFiles(n: number): Uint8Array {
+  const json = manifestJson();
+  for (let i = 0; i < n; i++) json.files.push({ path: `onnx/extra-${i}.bin`, size: 2 ** 52 });
+  return new TextEncoder().encode(JSON.stringify(json));
+}
+const oversized = new Map<number, Uint8Array>();
+const oversizedManifest = (n: number): Uint8Array => oversized.get(n) ?? oversized.set(n, withExtraFiles(n)).get(n)!;
 const MANIFEST_MUTATORS: Mutator[] = [
   ...MUTATORS,
   (_, rng) => {
@@ -103,12 +110,11 @@ const MANIFEST_MUTATORS: Mutator[] = [
     return new TextEncoder().encode(JSON.stringify(json));
   }, // a huge or ill-typed size
   (_, rng) => {
-    const json = manifestJson();
-    // Up to twice the most files a manifest may list, or (1 case in 8) a body over its byte limit.
-    const n = pick(rng, 8) === 0 ? 20_000 : 1 + pick(rng, 8192);
-    for (let i = 0; i < n; i++) json.files.push({ path: `onnx/extra-${i}.bin`, size: 2 ** 52 });
-    return new TextEncoder().encode(JSON.stringify(json));
-  }, // an oversized file list claiming petabytes
+    // Extra files claiming petabytes: a few, exactly the most a manifest may list, one more, or a body
+    // over the byte limit. The large ones are built once: building them costs more than refusing them.
+    const n = [4096 - MODEL_FILES.length, 4097 - MODEL_FILES.length, 20_000][pick(rng, 16)] ?? 1 + pick(rng, 64);
+    return n > 64 ? oversizedManifest(n) : withExtraFiles(n);
+  }, // an oversized file list
 ];
 
 const ROOT_DIR = resolve('/tmp/model');
