@@ -4,12 +4,13 @@
 // template's own markers stay control tokens. @huggingface/tokenizers' encode_text has no such
 // switch; this file runs the same steps over its parts with the dictionary chosen per call.
 
-import type { HfAddedToken, HfInternals, HfSplitter } from './hf-library.js';
+import { FastDictionarySplitter } from './fast-paths.js';
+import type { HfAddedToken, HfInternals } from './hf-library.js';
 
 /** The dictionaries of one tokenizer: all added tokens, or only the non-special ones. */
 interface Dictionary {
-  unnormalized: HfSplitter;
-  normalized: HfSplitter;
+  unnormalized: FastDictionarySplitter;
+  normalized: FastDictionarySplitter;
   tokens: Map<string, HfAddedToken>;
 }
 
@@ -33,8 +34,16 @@ export class AddedTokenSplitter {
 
   constructor(hf: HfInternals) {
     this.#hf = hf;
-    this.#all = { unnormalized: hf.splitter_unnormalized, normalized: hf.splitter_normalized, tokens: hf.added_tokens_map };
-    const Splitter = hf.splitter_unnormalized.constructor as new (words: string[]) => HfSplitter;
+    const lists = { unnormalized: [] as string[], normalized: [] as string[] };
+    for (const token of hf.added_tokens) {
+      if (token.normalized && hf.normalizer !== null) lists.normalized.push(hf.normalizer(token.content));
+      else lists.unnormalized.push(token.content);
+    }
+    this.#all = {
+      unnormalized: new FastDictionarySplitter(lists.unnormalized),
+      normalized: new FastDictionarySplitter(lists.normalized),
+      tokens: hf.added_tokens_map,
+    };
     const tokens = new Map([...hf.added_tokens_map].filter(([, token]) => !token.special));
     const unnormalized: string[] = [];
     const normalized: string[] = [];
@@ -44,7 +53,7 @@ export class AddedTokenSplitter {
       if (token.normalized && hf.normalizer !== null) normalized.push(hf.normalizer(token.content));
       else unnormalized.push(token.content);
     }
-    this.#plain = { unnormalized: new Splitter(unnormalized), normalized: new Splitter(normalized), tokens };
+    this.#plain = { unnormalized: new FastDictionarySplitter(unnormalized), normalized: new FastDictionarySplitter(normalized), tokens };
   }
 
   /** The pieces (model tokens and added tokens) of the text, before the post-processor. */
@@ -87,9 +96,10 @@ export class AddedTokenSplitter {
   }
 
   #encodeSection(text: string, sectionIndex: number, dictionary: Dictionary): string[] {
-    const sections = dictionary.unnormalized
-      .split(text)
-      .map((part): Section => ({ text: part, isPlainInside: false, token: dictionary.tokens.get(part) }));
+    const { parts, isWord } = dictionary.unnormalized.splitMarked(text);
+    const sections = parts.map(
+      (part, i): Section => ({ text: part, isPlainInside: false, token: isWord[i] === true ? dictionary.tokens.get(part) : undefined }),
+    );
     return this.#encodeSections(sections, () => dictionary, sectionIndex);
   }
 
@@ -115,11 +125,11 @@ export class AddedTokenSplitter {
       const dictionary = dictionaryOf(section);
       if (hf.normalizer !== null) text = hf.normalizer(text);
       if (text.length === 0) continue;
-      const subsections = dictionary.normalized.split(text);
-      stripAround(subsections, (j) => dictionary.tokens.get(subsections[j] ?? ''));
-      for (const subsection of subsections) {
+      const { parts: subsections, isWord } = dictionary.normalized.splitMarked(text);
+      stripAround(subsections, (j) => (isWord[j] === true ? dictionary.tokens.get(subsections[j] ?? '') : undefined));
+      for (const [j, subsection] of subsections.entries()) {
         if (subsection.length === 0) continue;
-        if (dictionary.tokens.has(subsection)) {
+        if (isWord[j] === true) {
           out.push(subsection);
           continue;
         }

