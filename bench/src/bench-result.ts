@@ -20,6 +20,7 @@ export interface RuntimeSummary {
   foreignCores: number; // others' CPU during this runtime's runs, cores on average (max over runs)
   isNoisy: boolean; // foreignCores above NOISY_CORES: treat this row's speed with care
   idsMatchingLocalm: number; // leading generated ids equal to localm's in run 1
+  generatedTokens?: number; // per run, where it is fewer than the bench's genTokens (slow peers)
   notes: string[];
   // Browser runs (bench/web, `pnpm bench --browser`) only:
   wasmMemoryBytes?: number; // WebAssembly memories the run created, at their largest (inside peakRssBytes where that is a process figure)

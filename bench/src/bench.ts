@@ -15,7 +15,7 @@ import { parseArgs } from 'node:util';
 import { NOISY_CORES, type BenchResult, type RuntimeSummary } from './bench-result.js';
 import { checkLimits, readLimits } from './limits.js';
 import type { RunResult, RunSpec, RuntimeName } from './measure.js';
-import { planMemory, type PlanDevice, type PlannerConfig } from './planner.js';
+import { planMemory, WASM32_MAX_BYTES, type PlanDevice, type PlannerConfig } from './planner.js';
 import { startForeignCpu } from './proc-cpu.js';
 import { benchPrompt, readModelFacts } from './prompt.js';
 import { markdownTable, svgChart } from './report.js';
@@ -25,6 +25,10 @@ import type { BenchDevice } from './runtimes/runtime.js';
 
 const RUN_ONCE = fileURLToPath(new URL('./run-once.js', import.meta.url));
 const PEERS: RuntimeName[] = ['onnxruntime-node', 'transformers.js', 'llama.cpp'];
+// With --device wasm: our own cpu device and onnxruntime-web's WASM kernels join the table.
+const WASM_PEERS: RuntimeName[] = ['localm-cpu', 'onnxruntime-web', ...PEERS];
+// Peers that decode a 1B model at well under one token per second generate only this many tokens.
+const SLOW_PEERS: ReadonlySet<RuntimeName> = new Set(['onnxruntime-web']);
 
 class UsageError extends Error {}
 
@@ -65,6 +69,7 @@ function summarizeRuntime(runtime: RuntimeName, device: string, runs: RunResult[
     foreignCores,
     isNoisy: foreignCores > NOISY_CORES,
     idsMatchingLocalm: oursFirst ? leadingMatches(runs[0]?.tokenIds ?? [], oursFirst) : 0,
+    generatedTokens: runs[0]?.generatedTokens ?? 0,
     notes: [...new Set(runs.flatMap((r) => r.notes))],
   };
 }
@@ -85,6 +90,7 @@ async function runBench(args: string[]): Promise<number> {
       runs: { type: 'string', default: '3' },
       threads: { type: 'string', default: '2' },
       peers: { type: 'boolean', default: false },
+      'slow-peer-gen-tokens': { type: 'string', default: '8' },
       gguf: { type: 'string' },
       limits: { type: 'string' },
       profile: { type: 'string' },
@@ -95,7 +101,7 @@ async function runBench(args: string[]): Promise<number> {
   if (!values.model) throw new UsageError('--model DIR is required');
   const device = values.device as BenchDevice;
   if (device !== 'cpu' && device !== 'wasm') throw new UsageError('--device must be cpu or wasm (webgpu and --browser: not yet)');
-  const count = (name: 'prompt-tokens' | 'gen-tokens' | 'runs' | 'threads'): number => {
+  const count = (name: 'prompt-tokens' | 'gen-tokens' | 'runs' | 'threads' | 'slow-peer-gen-tokens'): number => {
     const n = Number(values[name]);
     if (!Number.isInteger(n) || n < 1) throw new UsageError(`--${name} must be a positive integer`);
     return n;
@@ -104,10 +110,12 @@ async function runBench(args: string[]): Promise<number> {
   const genTokens = count('gen-tokens');
   const runs = count('runs');
   const threads = count('threads');
+  const slowGenTokens = Math.max(2, Math.min(genTokens, count('slow-peer-gen-tokens')));
   const modelDir = resolve(values.model);
   const ggufPath = values.gguf ? resolve(values.gguf) : existsSync(`${modelDir}.gguf`) ? `${modelDir}.gguf` : undefined;
   const facts = readModelFacts(modelDir);
-  const runtimes: RuntimeName[] = ['localm', ...(values.peers ? PEERS.filter((p) => p !== 'llama.cpp' || ggufPath) : [])];
+  const peers = device === 'wasm' ? WASM_PEERS : PEERS;
+  const runtimes: RuntimeName[] = ['localm', ...(values.peers ? peers.filter((p) => p !== 'llama.cpp' || ggufPath) : [])];
   if (values.peers && !ggufPath) process.stderr.write('bench: no GGUF (--gguf FILE or DIR.gguf): llama.cpp skipped\n');
 
   const stopCpu = startForeignCpu();
@@ -116,7 +124,8 @@ async function runBench(args: string[]): Promise<number> {
   for (let run = 0; run < runs; run++) {
     const prompt = benchPrompt(facts, promptTokens, run);
     for (const runtime of runtimes) {
-      const spec: RunSpec = { runtime, modelDir, device, threads, prompt, genTokens, specialIds: facts.specialIds, ...(ggufPath ? { ggufPath } : {}) };
+      const n = SLOW_PEERS.has(runtime) ? slowGenTokens : genTokens;
+      const spec: RunSpec = { runtime, modelDir, device, threads, prompt, genTokens: n, specialIds: facts.specialIds, ...(ggufPath ? { ggufPath } : {}) };
       const r = await runOnce(spec);
       results.get(runtime)!.push(r);
       process.stderr.write(
@@ -130,11 +139,14 @@ async function runBench(args: string[]): Promise<number> {
   const onnxBytes = fileBytes(join(modelDir, 'onnx', 'model.onnx'), join(modelDir, 'onnx', 'model.onnx_data'));
   const oursFirst = results.get('localm')![0]?.tokenIds;
   const summaries = runtimes.map((runtime) =>
-    summarizeRuntime(runtime, runtime === 'localm' ? device : 'native', results.get(runtime)!, runtime === 'llama.cpp' ? fileBytes(ggufPath ?? '') : onnxBytes, oursFirst),
+    summarizeRuntime(runtime, runtime === 'localm' ? device : runtime === 'localm-cpu' ? 'cpu' : runtime === 'onnxruntime-web' ? 'wasm' : 'native', results.get(runtime)!, runtime === 'llama.cpp' ? fileBytes(ggufPath ?? '') : onnxBytes, oursFirst),
   );
   const ours = summaries[0]!;
   const config = JSON.parse(readFileSync(join(modelDir, 'config.json'), 'utf8')) as PlannerConfig;
   const predicted = planMemory(config, device as PlanDevice, { promptTokens, contextTokens: promptTokens + genTokens });
+  if (device === 'wasm' && predicted.reservedBytes > WASM32_MAX_BYTES) {
+    process.stderr.write(`bench: the planner expects ${(predicted.reservedBytes / 2 ** 30).toFixed(2)} GiB of wasm memory, over wasm32's 4 GiB\n`);
+  }
   const measuredPeak = ours.peakRssBytes.median;
   const result: BenchResult = {
     modelDir,
@@ -161,7 +173,7 @@ async function runBench(args: string[]): Promise<number> {
   const lines = [
     `model ${result.modelName}, ${promptTokens}-token prompt, ${genTokens} generated, ${runs} runs, ${threads} threads; medians, ±half the range`,
     table,
-    `planner (${device}): predicted ${(plan.totalBytes / 1e6).toFixed(0)} MB = weights ${(plan.weightBytes / 1e6).toFixed(0)} + KV ${(plan.kvCacheBytes / 1e6).toFixed(0)} + activations ${(plan.activationBytes / 1e6).toFixed(0)} + runtime ${(plan.runtimeBytes / 1e6).toFixed(0)}; measured ${(measuredPeak / 1e6).toFixed(0)} MB (${(plan.errorRatio * 100).toFixed(1)}%)`,
+    `planner (${device}): predicted ${(plan.totalBytes / 1e6).toFixed(0)} MB = weights ${(plan.residentWeightBytes / 1e6).toFixed(0)} (file: ${(plan.weightBytes / 1e6).toFixed(0)}) + KV ${(plan.kvCacheBytes / 1e6).toFixed(0)} + activations ${(plan.activationBytes / 1e6).toFixed(0)} + runtime ${(plan.runtimeBytes / 1e6).toFixed(0)}; measured ${(measuredPeak / 1e6).toFixed(0)} MB (${(plan.errorRatio * 100).toFixed(1)}%)`,
     `others' CPU over the whole bench: ${foreignCpu ? `${foreignCpu.foreignCpuSeconds.toFixed(1)} CPU-s in ${foreignCpu.wallSeconds.toFixed(1)} s (${foreignCpu.foreignCores.toFixed(2)} of ${foreignCpu.cores} cores)` : 'unknown (no /proc)'}`,
     ...summaries.map((s) => `${s.runtime}: ${s.notes.join('; ')}`),
   ];

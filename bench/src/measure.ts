@@ -5,7 +5,7 @@ import type { ForeignCpu } from './proc-cpu.js';
 import type { RawRun, RunRequest } from './runtimes/runtime.js';
 import { quantile } from './stats.js';
 
-export const RUNTIME_NAMES = ['localm', 'onnxruntime-node', 'transformers.js', 'llama.cpp'] as const;
+export const RUNTIME_NAMES = ['localm', 'localm-cpu', 'onnxruntime-web', 'onnxruntime-node', 'transformers.js', 'llama.cpp'] as const;
 export type RuntimeName = (typeof RUNTIME_NAMES)[number];
 
 export interface RunSpec extends RunRequest {

@@ -20,28 +20,33 @@ export type PlanDevice = 'cpu' | 'wasm';
 
 export interface MemoryPlan {
   weightBytes: number; // as stored in onnx/model.onnx_data
+  residentWeightBytes: number; // as the device holds them once loaded
   kvCacheBytes: number; // fp32 keys and values for contextTokens
   activationBytes: number; // the largest transient tensors of a prefill of promptTokens
-  runtimeBytes: number; // the runtime's own baseline plus the copies it makes of the weights
-  totalBytes: number;
+  runtimeBytes: number; // the process baseline, the tokenizer, and load-time scratch
+  totalBytes: number; // the predicted peak resident memory
+  reservedBytes: number; // address space the device reserves (wasm: linear memory; must stay under 4 GiB)
 }
 
 /**
- * How each device holds the weights, measured on the llama-3.2-1b preset (q4, 972 MB of weights) on the
- * 2-core machine: `weightCopies` is (peak RSS - baseline - KV - activations) / weight bytes, the baseline
- * the peak RSS of the tiny preset. On cpu, core reads model.onnx_data whole into a JS buffer although
- * onnxruntime-node then loads the graph from its path and reads the file again, and MatMulNBits' prepacking
- * holds a third copy while the originals are alive: 3.0. onnxruntime-node alone, from the path: 1.03.
- * On wasm the JS buffer is copied into the WASM heap and prepacked there: 3.17 on the 1B, baseline 237 MB
- * (tiny). TODO(#5): wasm is not linear in the weights: the 0.5B peaks at 2232 MB, 28% above this
- * prediction (the heap grows in steps); re-measure when the loading path changes.
+ * Measured on the 2-core machine (peak RSS, `node` + `@localm/core`): a process that loaded stories260K
+ * peaks at 63 MB on wasm and 90 MB on cpu; a tokenizer costs about 700 bytes per vocabulary entry (the
+ * 128k-entry Llama 3 tokenizer.json adds ~100 MB: 925 MB with it, 828 MB for the decoder alone).
+ * onnxruntime-node holds `cpuWeightCopies` of the file once MatMulNBits has prepacked it (1B: 1000 MB peak
+ * for 972 MB of weights; 0.5B: 573 MB for 405 MB). localm's WASM kernels hold the weights in their own
+ * layout, computed below, not as a multiple of the file.
  */
-export const CALIBRATION: Record<PlanDevice, { baselineBytes: number; weightCopies: number }> = {
-  cpu: { baselineBytes: 92e6, weightCopies: 3.0 },
-  wasm: { baselineBytes: 237e6, weightCopies: 3.17 },
-};
+export const CALIBRATION = {
+  cpu: { baselineBytes: 90e6, weightCopies: 0.87 },
+  wasm: { baselineBytes: 63e6 },
+  tokenizerBytesPerEntry: 700,
+  wasmScratchBytes: 10 * 2 ** 20, // one slab of q4 rows and its scales while loading
+} as const;
 
-/** Bytes per weight of a `[n, k]` matrix in a dtype, scales included (block 32, fp32 scales in ONNX). */
+/** The KV cache localm's WASM kernels reserve when loadModel is not given a contextLength. */
+export const DEFAULT_CONTEXT_LENGTH = 4096;
+
+/** Bytes of a `[n, k]` matrix in a dtype, scales included (block 32, fp32 scales in ONNX and in the kernels). */
 function matrixBytes(n: number, k: number, dtype: string): number {
   const blocks = n * Math.ceil(k / 32);
   if (dtype === 'q4') return blocks * (16 + 4);
@@ -50,52 +55,100 @@ function matrixBytes(n: number, k: number, dtype: string): number {
   return n * k * 4;
 }
 
-/** Bytes of onnx/model.onnx_data that a config (and its localm dtype) implies. */
-export function weightBytes(config: PlannerConfig): number {
+interface Shape {
+  h: number; headDim: number; q: number; kv: number; ff: number; dtype: string; embedDtype: string; layerBytes: number;
+}
+
+function shapeOf(config: PlannerConfig): Shape {
   const dtype = config.localm?.dtype ?? 'fp32';
   const h = config.hidden_size;
   const headDim = config.head_dim ?? h / config.num_attention_heads;
   const q = config.num_attention_heads * headDim;
   const kv = config.num_key_value_heads * headDim;
   const ff = config.intermediate_size;
-  const perLayer =
+  const layerBytes =
     matrixBytes(q, h, dtype) + 2 * matrixBytes(kv, h, dtype) + matrixBytes(h, q, dtype) +
     2 * matrixBytes(ff, h, dtype) + matrixBytes(h, ff, dtype) +
     2 * h * 4 + (config.attention_bias ? (q + 2 * kv) * 4 : 0);
-  const embedDtype = config.localm?.quantized_embedding ? dtype : 'fp32';
-  const embedding = matrixBytes(config.vocab_size, h, embedDtype);
-  const head = matrixBytes(config.vocab_size, h, dtype); // tied or not, the head is its own initializer
-  const rope = 2 * config.max_position_embeddings * (headDim / 2) * 4;
-  return config.num_hidden_layers * perLayer + embedding + head + h * 4 + rope;
+  return { h, headDim, q, kv, ff, dtype, embedDtype: config.localm?.quantized_embedding ? dtype : 'fp32', layerBytes };
+}
+
+/** Bytes of onnx/model.onnx_data that a config (and its localm dtype) implies. */
+export function weightBytes(config: PlannerConfig): number {
+  const s = shapeOf(config);
+  const embedding = matrixBytes(config.vocab_size, s.h, s.embedDtype);
+  const head = matrixBytes(config.vocab_size, s.h, s.dtype); // tied or not, the head is its own initializer
+  const rope = 2 * config.max_position_embeddings * (s.headDim / 2) * 4;
+  return config.num_hidden_layers * s.layerBytes + embedding + head + s.h * 4 + rope;
+}
+
+/** Whether localm's own WASM kernels run this model (else the wasm device runs onnxruntime-web). */
+export function wasmKernelsRun(config: PlannerConfig): boolean {
+  const dtype = config.localm?.dtype ?? 'fp32';
+  return dtype === 'q4' || dtype === 'fp32';
 }
 
 /**
  * The memory plan for a generation of `promptTokens` then up to `contextTokens` positions in all.
+ * `contextLength` is what loadModel reserves (default min(max positions, 4096)).
  * @example
  * const plan = planMemory(JSON.parse(readFileSync('config.json', 'utf8')), 'cpu', { promptTokens: 128, contextTokens: 192 });
  */
-export function planMemory(config: PlannerConfig, device: PlanDevice, use: { promptTokens: number; contextTokens: number }): MemoryPlan {
-  const h = config.hidden_size;
-  const headDim = config.head_dim ?? h / config.num_attention_heads;
+export function planMemory(
+  config: PlannerConfig,
+  device: PlanDevice,
+  use: { promptTokens: number; contextTokens: number; contextLength?: number },
+): MemoryPlan {
+  const s = shapeOf(config);
   const w = weightBytes(config);
-  // Keys and values, fp32; the backend hands present.* back as past_key_values.*, and while one step
-  // runs both the old and the new cache are alive.
-  const kvCacheBytes = 2 * 2 * config.num_hidden_layers * config.num_key_value_heads * headDim * use.contextTokens * 4;
+  const reservedContext = Math.min(config.max_position_embeddings, use.contextLength ?? DEFAULT_CONTEXT_LENGTH);
+  const kvPerPosition = 2 * config.num_hidden_layers * s.kv * 4;
+  const tokenizerBytes = CALIBRATION.tokenizerBytesPerEntry * config.vocab_size;
+  const p = use.promptTokens;
+  if (device === 'wasm' && wasmKernelsRun(config)) {
+    // The kernels' linear memory: layers as stored, a q4 embedding kept q4 and shared with a tied head, the
+    // RoPE tables and KV cache for the reserved context. Only KV positions written become resident.
+    const quantEmbed = s.embedDtype === 'q4';
+    const embedding = matrixBytes(config.vocab_size, s.h, quantEmbed ? 'q4' : 'fp32');
+    const tied = quantEmbed && s.dtype === 'q4' && config.tie_word_embeddings !== false;
+    const head = tied ? 0 : matrixBytes(config.vocab_size, s.h, s.dtype);
+    const rope = 2 * reservedContext * (s.headDim / 2) * 4;
+    const residentWeightBytes = config.num_hidden_layers * s.layerBytes + embedding + head + s.h * 4 + rope;
+    const chunk = 16; // prefill tokens per call into the kernels
+    const activationBytes = 4 * (chunk * (s.h * 3 + s.q + 2 * s.kv + 3 * s.ff) + config.vocab_size) + 4 * 2 * reservedContext;
+    const kvCacheBytes = kvPerPosition * use.contextTokens;
+    const runtimeBytes = CALIBRATION.wasm.baselineBytes + tokenizerBytes + CALIBRATION.wasmScratchBytes;
+    const reservedBytes = residentWeightBytes + kvPerPosition * reservedContext + activationBytes + CALIBRATION.wasmScratchBytes;
+    return plan(w, residentWeightBytes, kvCacheBytes, activationBytes, runtimeBytes, reservedBytes);
+  }
+  // onnxruntime (native, or -web for dtypes the kernels do not run): the KV cache grows with the
+  // conversation; while one step runs both the old and the new cache are alive.
+  const kvCacheBytes = 2 * kvPerPosition * use.contextTokens;
   // Prefill's largest live tensors: the logits of every prompt position, the MLP's gate/up/product,
   // and one layer's attention scores.
-  const p = use.promptTokens;
-  const activationBytes =
-    p * config.vocab_size * 4 + 3 * p * config.intermediate_size * 4 + config.num_attention_heads * p * use.contextTokens * 4;
-  const { baselineBytes, weightCopies } = CALIBRATION[device];
-  const runtimeBytes = baselineBytes + (weightCopies - 1) * w;
-  return { weightBytes: w, kvCacheBytes, activationBytes, runtimeBytes, totalBytes: w + kvCacheBytes + activationBytes + runtimeBytes };
+  const activationBytes = p * config.vocab_size * 4 + 3 * p * s.ff * 4 + config.num_attention_heads * p * use.contextTokens * 4;
+  // onnxruntime-web copies the weights into its heap and prepacks them there (3.17 copies on the 1B).
+  const copies = device === 'cpu' ? CALIBRATION.cpu.weightCopies : 3.17;
+  const residentWeightBytes = copies * w;
+  const runtimeBytes = CALIBRATION.cpu.baselineBytes + tokenizerBytes;
+  return plan(w, residentWeightBytes, kvCacheBytes, activationBytes, runtimeBytes, device === 'wasm' ? residentWeightBytes + kvCacheBytes + activationBytes : 0);
 }
+
+function plan(weightBytes: number, residentWeightBytes: number, kvCacheBytes: number, activationBytes: number, runtimeBytes: number, reservedBytes: number): MemoryPlan {
+  return { weightBytes, residentWeightBytes, kvCacheBytes, activationBytes, runtimeBytes, reservedBytes, totalBytes: residentWeightBytes + kvCacheBytes + activationBytes + runtimeBytes };
+}
+
+/** wasm32 linear memory stops at 4 GiB; localm's kernels use up to 65535 pages of 64 KiB. */
+export const WASM32_MAX_BYTES = 0xffff0000;
 
 /** The longest context (positions) that fits `budgetBytes`, or 0 if even the weights do not. */
 export function largestContext(config: PlannerConfig, device: PlanDevice, budgetBytes: number, promptTokens = 128): number {
   let lo = 0;
   let hi = config.max_position_embeddings;
-  const fits = (ctx: number): boolean => planMemory(config, device, { promptTokens: Math.min(promptTokens, ctx), contextTokens: ctx }).totalBytes <= budgetBytes;
+  const fits = (ctx: number): boolean => {
+    const plan = planMemory(config, device, { promptTokens: Math.min(promptTokens, ctx), contextTokens: ctx, contextLength: ctx });
+    return plan.totalBytes <= budgetBytes && (device !== 'wasm' || plan.reservedBytes <= WASM32_MAX_BYTES);
+  };
   if (!fits(1)) return 0;
   while (lo < hi) {
     const mid = Math.ceil((lo + hi) / 2);

@@ -29,7 +29,7 @@ export function markdownTable(result: BenchResult): string {
     ratio(r.decodeTokensPerSecond.median, ours?.decodeTokensPerSecond.median),
     ratio(r.prefillTokensPerSecond.median, ours?.prefillTokensPerSecond.median),
     ratio(r.peakRssBytes.median, ours?.peakRssBytes.median),
-    `${r.idsMatchingLocalm}/${result.genTokens}`,
+    `${r.idsMatchingLocalm}/${Math.min(r.generatedTokens ?? result.genTokens, result.genTokens)}`,
   ]);
   const line = (cells: string[]): string => `| ${cells.join(' | ')} |`;
   return [line(header), line(header.map(() => '---')), ...rows.map(line)].join('\n');

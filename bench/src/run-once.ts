@@ -4,13 +4,15 @@
 import { metrics, type RunSpec, type RuntimeName } from './measure.js';
 import { startForeignCpu } from './proc-cpu.js';
 import { runLlamaCpp } from './runtimes/llama-cpp.js';
-import { runLocalm } from './runtimes/localm.js';
+import { runLocalm, runLocalmCpu, runOrtWeb } from './runtimes/localm.js';
 import { runOrtNode } from './runtimes/ort-node.js';
 import type { Runtime } from './runtimes/runtime.js';
 import { runTransformersJs } from './runtimes/transformers-js.js';
 
 const RUNTIMES: Record<RuntimeName, Runtime> = {
   localm: runLocalm,
+  'localm-cpu': runLocalmCpu,
+  'onnxruntime-web': runOrtWeb,
   'onnxruntime-node': runOrtNode,
   'transformers.js': runTransformersJs,
   'llama.cpp': runLlamaCpp,

@@ -1,11 +1,17 @@
 // localm itself, through its public API only: loadModel, generate with token ids, the done event's timings.
 
-import { loadModel } from '@localm/core';
-import type { RawRun, RunRequest } from './runtime.js';
+import { loadModel, type LoadModelOptions } from '@localm/core';
+import type { RawRun, RunRequest, Runtime } from './runtime.js';
 
-export async function runLocalm(request: RunRequest): Promise<RawRun> {
+export const runLocalm: Runtime = (request) => run(request, { device: request.device });
+/** Our native device beside our wasm one: the ratio issue #6 asks for, in the same bench run. */
+export const runLocalmCpu: Runtime = (request) => run(request, { device: 'cpu' });
+/** onnxruntime-web's own WASM kernels on the same folder, through localm's loop (wasmEngine: 'onnxruntime'). */
+export const runOrtWeb: Runtime = (request) => run(request, { device: 'wasm', wasmEngine: 'onnxruntime' });
+
+async function run(request: RunRequest, options: LoadModelOptions): Promise<RawRun> {
   const loadStart = performance.now();
-  const model = await loadModel(request.modelDir, { device: request.device, numThreads: request.threads });
+  const model = await loadModel(request.modelDir, { ...options, numThreads: request.threads });
   const loadMs = performance.now() - loadStart;
   const logitBias = Object.fromEntries(request.specialIds.map((id) => [id, -Infinity]));
   const events: { atMs: number; tokenId: number }[] = [];
@@ -15,11 +21,11 @@ export async function runLocalm(request: RunRequest): Promise<RawRun> {
     if (e.type === 'text') events.push({ atMs: performance.now() - start, tokenId: e.tokenId });
     else done = { tokenIds: e.tokenIds, prefillMs: e.timings.prefillMs, decodeMs: e.timings.decodeMs, cached: e.usage.cachedPromptTokens };
   }
-  const { device } = model.info;
+  const { device, engine } = model.info;
   await model.dispose();
   if (!done) throw new Error('generate() ended without a done event');
   if (done.cached !== 0) throw new Error(`${done.cached} prompt tokens came from the KV cache; the bench needs a cold prompt`);
-  return { loadMs, tokenIds: done.tokenIds, tokenTimesMs: tokenTimes(events, done), notes: [`device ${device}`] };
+  return { loadMs, tokenIds: done.tokenIds, tokenTimesMs: tokenTimes(events, done), notes: [`device ${device}, engine ${engine}`] };
 }
 
 /**

@@ -177,10 +177,20 @@ async function openLocalmWasm(files: ModelFiles, options: DecoderOptions, skippe
   const caps = detectCapabilities();
   // Threads are tested in Node (worker_threads); in browsers they wait on the main thread, so one.
   const threads = options.numThreads ?? (caps.node && caps.wasmThreads ? await nodeCores() : 1);
-  const decoder = await createWasmDecoder(
-    { graph: files.graph, externalData: await externalDataOf(files) },
-    { numThreads: threads, ...(options.contextLength === undefined ? {} : { contextLength: options.contextLength }) },
-  );
+  const ranged = await files.openExternalData?.();
+  let decoder: Awaited<ReturnType<typeof createWasmDecoder>>;
+  try {
+    decoder = await createWasmDecoder(
+      { graph: files.graph, externalData: ranged ? ranged.files : await externalDataOf(files) },
+      {
+        numThreads: threads,
+        ...(options.contextLength === undefined ? {} : { contextLength: options.contextLength }),
+        ...(options.signal ? { signal: options.signal } : {}),
+      },
+    );
+  } finally {
+    await ranged?.close();
+  }
   const untrack = trackRuntime();
   const dispose = async (): Promise<void> => {
     await decoder.dispose(); // stops and terminates its worker threads

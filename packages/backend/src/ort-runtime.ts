@@ -24,6 +24,21 @@ export interface ModelFiles {
   externalData: readonly { path: string; data: Uint8Array }[]; // path as written in the graph, e.g. 'model.onnx_data'
   /** Reads the external data only when a runtime needs the bytes (native cpu maps them from graphPath). */
   loadExternalData?: () => Promise<readonly { path: string; data: Uint8Array }[]>;
+  /**
+   * The external data as byte ranges, where the source can read parts (a local file, a picked File):
+   * localm's WASM kernels then copy each tensor straight into their memory, with no whole-file buffer.
+   */
+  openExternalData?: () => Promise<OpenedExternalData | undefined>;
+}
+
+/** Reads byte ranges of one external data file. */
+export interface ByteRangeReader {
+  read(offset: number, target: Uint8Array): Promise<void>;
+}
+
+export interface OpenedExternalData {
+  files: readonly { path: string; data: ByteRangeReader }[];
+  close(): Promise<void>;
 }
 
 /** The external data files, read now if they were left for later. */

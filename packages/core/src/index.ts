@@ -1,6 +1,6 @@
 // Public surface of @localm/core: load a model folder and generate from it.
 
-export { loadModel, type Engine, type LoadModelOptions, type Model, type ModelInfo } from './model.js';
+export { DEFAULT_CONTEXT_LENGTH, loadModel, type Engine, type LoadModelOptions, type Model, type ModelInfo } from './model.js';
 export type { ModelSource } from './model-store.js';
 export { downloadModel, type DownloadOptions } from './loading/download.js';
 export { openModelCache, type CacheCheck, type CachedFile, type CachedModel, type CacheProblem, type ModelCache, type ModelCacheOptions } from './loading/model-cache.js';

@@ -28,6 +28,18 @@ export interface ModelStore {
   read(name: string): Promise<Uint8Array | undefined>;
   /** A local filesystem path for the file, where there is one (the native runtime maps it itself). */
   localPath(name: string): string | undefined;
+  /**
+   * Reads parts of a file without holding all of it, where the source allows (a local path, a picked
+   * File); undefined otherwise, or when the file must be checked whole against a digest first.
+   */
+  openRanges?(name: string): Promise<RangeReader | undefined>;
+}
+
+/** Byte ranges of one file; `close()` when done. */
+export interface RangeReader {
+  readonly size: number;
+  read(offset: number, target: Uint8Array): Promise<void>;
+  close(): Promise<void>;
 }
 
 /** Opens a folder path, an http(s) URL or picked files. Throws `not_found` for a missing local folder. */
@@ -38,7 +50,7 @@ export async function openModelStore(source: ModelSource, options: ModelStoreOpt
   if (typeof source === 'string') return withChecks(await openLocalStore(source), options.sha256);
   if (typeof source === 'object' && source !== null && typeof (source as ArrayLike<File>).length === 'number') {
     const picked = openPickedFiles(source);
-    return withChecks({ location: picked.location, read: (name) => picked.read(name), localPath: () => undefined }, options.sha256);
+    return withChecks({ location: picked.location, read: (name) => picked.read(name), localPath: () => undefined, openRanges: (name) => picked.openRanges(name) }, options.sha256);
   }
   throw new LocalmError('invalid_argument', `a model source is a folder path, an http(s) URL or a list of File objects, not ${Object.prototype.toString.call(source)}`);
 }
@@ -78,9 +90,12 @@ async function withChecks(store: ModelStore, pins: Readonly<Record<string, strin
   else if (pins) expected = Object.entries(pins).map(([path, sha256]) => applyPins([{ path }], { [path]: sha256 })[0]!);
   else return store;
   const byPath = new Map(expected.map((f) => [f.path, f]));
+  const openRanges = store.openRanges?.bind(store);
   return {
     location: store.location,
     localPath: (name) => store.localPath(name),
+    // A digest needs every byte read anyway: such files are read whole (and checked) instead.
+    ...(openRanges ? { openRanges: async (name: string) => (byPath.has(name) ? undefined : openRanges(name)) } : {}),
     async read(name) {
       const bytes = await store.read(name);
       const want = byPath.get(name);
@@ -125,5 +140,21 @@ async function openLocalStore(folder: string): Promise<ModelStore> {
       }
     },
     localPath: resolveInside,
+    async openRanges(name) {
+      const handle = await fs.open(resolveInside(name), 'r').catch(() => undefined);
+      if (!handle) return undefined;
+      const { size } = await handle.stat();
+      return {
+        size,
+        async read(offset, target) {
+          for (let done = 0; done < target.byteLength; ) {
+            const { bytesRead } = await handle.read(target, done, target.byteLength - done, offset + done);
+            if (bytesRead === 0) throw new LocalmError('corrupt_model', `${resolveInside(name)} ends at ${size} bytes; a tensor needs ${offset + target.byteLength}`);
+            done += bytesRead;
+          }
+        },
+        close: () => handle.close(),
+      };
+    },
   };
 }

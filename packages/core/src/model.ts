@@ -14,6 +14,9 @@ import type { LoadProgress } from './loading/progress.js';
 export interface LoadModelOptions {
   device?: DeviceRequest; // default 'auto': cpu (native) in Node, else webgpu, then wasm
   numThreads?: number; // default: the runtime's choice
+  // Positions one conversation may hold, prompt included; default min(the model's, DEFAULT_CONTEXT_LENGTH).
+  // Devices that reserve their KV cache up front (localm's WASM kernels) size it from this.
+  contextLength?: number;
   wasmEngine?: WasmEngineRequest; // 'auto' (default): localm's WASM kernels where they support the model, else onnxruntime-web
   onProgress?: (progress: LoadProgress) => void; // bytes of all files: at most every ~100 ms, and once at the end
   // Stops the load at any stage (download, reading, session creation): its reason is rethrown, nothing is
@@ -65,8 +68,18 @@ export interface Model extends Engine {
   readonly tokenizer: Tokenizer;
 }
 
+/** A 128k-position model would otherwise reserve gigabytes of KV cache it rarely uses on a device. */
+export const DEFAULT_CONTEXT_LENGTH = 4096;
+
 const GRAPH_FILE = 'onnx/model.onnx';
 const EXTERNAL_DATA_FILE = 'model.onnx_data'; // relative to the graph, as the graph names it
+
+function withContextLength(config: ModelConfig, requested: number | undefined): ModelConfig {
+  if (requested !== undefined && (!Number.isInteger(requested) || requested < 2)) {
+    throw new LocalmError('invalid_argument', `contextLength ${requested}: give a whole number of positions, at least 2`);
+  }
+  return { ...config, contextLength: Math.min(config.contextLength, requested ?? DEFAULT_CONTEXT_LENGTH) };
+}
 
 /**
  * Loads a model folder in the Hugging Face ONNX layout from a path, an http(s) URL (downloaded into the
@@ -79,7 +92,7 @@ const EXTERNAL_DATA_FILE = 'model.onnx_data'; // relative to the graph, as the g
 export async function loadModel(source: ModelSource, options: LoadModelOptions = {}): Promise<Model> {
   const { signal } = options;
   const store = await openModelStore(source, options);
-  const config = await readModelConfig(store);
+  const config = withContextLength(await readModelConfig(store), options.contextLength);
   const tokenizerJson = await readRequired(store, 'tokenizer.json');
   const tokenizerConfigBytes = await store.read('tokenizer_config.json');
   const tokenizer = loadTokenizer({
@@ -98,6 +111,10 @@ export async function loadModel(source: ModelSource, options: LoadModelOptions =
       loadExternalData: async () => {
         const data = await store.read(`onnx/${EXTERNAL_DATA_FILE}`);
         return data ? [{ path: EXTERNAL_DATA_FILE, data }] : [];
+      },
+      openExternalData: async () => {
+        const reader = await store.openRanges?.(`onnx/${EXTERNAL_DATA_FILE}`);
+        return reader && { files: [{ path: EXTERNAL_DATA_FILE, data: reader }], close: () => reader.close() };
       },
     },
     {

@@ -38,11 +38,18 @@ function pickedFolder(onRead: () => void): File[] {
   return names.map((name) => {
     const file = new File([readFileSync(`${MODEL}/${name}`)], name);
     if (name !== 'onnx/model.onnx_data') return file;
-    // The external data is read inside session creation (the runtimes need its bytes when there is no path).
+    // The external data is read inside session creation (the runtimes need its bytes when there is no path):
+    // whole (onnxruntime) or in byte ranges (localm's kernels read a tensor at a time through slice()).
+    let sliced = false;
     return Object.assign(file, {
       arrayBuffer: async () => {
         onRead();
         return File.prototype.arrayBuffer.call(file);
+      },
+      slice: (...args: Parameters<File['slice']>) => {
+        if (!sliced) onRead();
+        sliced = true;
+        return File.prototype.slice.apply(file, args);
       },
     });
   });

@@ -10,13 +10,15 @@ typedef struct {
   Linear qkv, o, gate_up, down; // qkv rows: q, k, v; gate_up rows: gate, up
 } Layer;
 
-enum { LIN_QKV, LIN_O, LIN_GATE_UP, LIN_DOWN, LIN_HEAD };
+enum { LIN_QKV, LIN_O, LIN_GATE_UP, LIN_DOWN, LIN_HEAD, LIN_EMBED };
 
 static struct {
   int dim, hidden, n_layers, n_heads, n_kv, head_dim, vocab, ctx, max_t, interleaved;
   float eps, attn_scale;
   int q_dim, kv_dim, qkv_dim, max_k;
-  float *embed; // [vocab, dim]; 0 when the host writes embedded rows into x itself
+  float *embed; // [vocab, dim] fp32 (embed mode 1); 0 otherwise
+  Linear embed_q; // embed mode 2: the table in the q4 kernel layout, rows dequantized on lookup
+  int embed_mode; // 0: the host writes embedded rows into x itself, 1: fp32 table, 2: q4 table
   float *cos, *sin; // [ctx, head_dim / 2]
   float *final_norm;
   Linear lm_head;
@@ -34,20 +36,22 @@ static int init_linear(Linear *L, int n, int k, int is_q4) {
   L->blocks = (k + QBLOCK - 1) / QBLOCK;
   L->is_q4 = is_q4;
   if (is_q4) {
-    L->q = heap_alloc((uint32_t)n * L->blocks * 16);
-    L->s = heap_alloc((uint32_t)n * L->blocks * 4);
+    L->q = heap_alloc((uint64_t)n * L->blocks * 16);
+    L->s = heap_alloc((uint64_t)n * L->blocks * 4);
     return L->q && L->s;
   }
-  L->w = heap_alloc((uint32_t)((uint64_t)n * k * 4));
+  L->w = heap_alloc((uint64_t)n * k * 4);
   return L->w != 0;
 }
 
-#define ALLOC(p, count) (((p) = heap_alloc((uint32_t)((uint64_t)(count) * sizeof(*(p))))) != 0)
+#define ALLOC(p, count) (((p) = heap_alloc((uint64_t)(count) * sizeof(*(p)))) != 0)
 
-// Returns 0, or 1 when linear memory cannot hold the model.
+// Returns 0, or 1 when linear memory cannot hold the model. embed_mode: see M.embed_mode. head_mode: 0 fp32,
+// 1 q4, 2 the q4 embedding table itself (tied weights stored once; needs embed_mode 2).
 EXPORT(lm_create)
 int lm_create(int dim, int hidden, int n_layers, int n_heads, int n_kv, int head_dim, int vocab, int ctx, int max_t,
-              int is_q4, int head_q4, int interleaved, float eps, float attn_scale, int embed_in_heap, int max_threads) {
+              int is_q4, int head_mode, int interleaved, float eps, float attn_scale, int embed_mode, int max_threads) {
+  if (head_mode == 2 && embed_mode != 2) return 1;
   M.dim = dim, M.hidden = hidden, M.n_layers = n_layers, M.n_heads = n_heads, M.n_kv = n_kv;
   M.head_dim = head_dim, M.vocab = vocab, M.ctx = ctx, M.max_t = max_t, M.interleaved = interleaved;
   M.eps = eps, M.attn_scale = attn_scale;
@@ -64,15 +68,17 @@ int lm_create(int dim, int hidden, int n_layers, int n_heads, int n_kv, int head
     for (int i = 0; ok && i < M.qkv_dim; i++) L->qkv_bias[i] = 0;
   }
   M.embed = 0;
+  M.embed_mode = embed_mode;
   size_t kv = (size_t)n_layers * M.kv_dim * ctx;
   size_t blocks = (size_t)(M.max_k + QBLOCK - 1) / QBLOCK;
-  ok = ok && (!embed_in_heap || ALLOC(M.embed, (size_t)vocab * dim)) && ALLOC(M.final_norm, dim) &&
-       init_linear(&M.lm_head, vocab, dim, head_q4) && ALLOC(M.cos, (size_t)ctx * head_dim / 2) &&
+  ok = ok && (embed_mode != 1 || ALLOC(M.embed, (size_t)vocab * dim)) && (embed_mode != 2 || init_linear(&M.embed_q, vocab, dim, 1)) &&
+       ALLOC(M.final_norm, dim) && (head_mode == 2 || init_linear(&M.lm_head, vocab, dim, head_mode)) && ALLOC(M.cos, (size_t)ctx * head_dim / 2) &&
        ALLOC(M.sin, (size_t)ctx * head_dim / 2) && ALLOC(M.keys, kv) && ALLOC(M.values, kv) &&
        ALLOC(M.x, (size_t)max_t * dim) && ALLOC(M.xb, (size_t)max_t * wide) && ALLOC(M.qkv, (size_t)max_t * M.qkv_dim) &&
        ALLOC(M.gu, (size_t)max_t * 2 * hidden) && ALLOC(M.hb, (size_t)max_t * hidden) &&
        ALLOC(M.proj, (size_t)max_t * dim) && ALLOC(M.logits, vocab) && ALLOC(M.scores, (size_t)max_threads * ctx) &&
        ALLOC(M.xq, (size_t)max_t * blocks * QBLOCK) && ALLOC(M.xs, (size_t)max_t * blocks) && ALLOC(M.tokens, max_t);
+  if (ok && head_mode == 2) M.lm_head = M.embed_q; // the same codes and scales, one copy
   return ok ? 0 : 1;
 }
 
@@ -101,6 +107,7 @@ static Linear *linear_of(int layer, int which) {
     case LIN_O: return &L->o;
     case LIN_GATE_UP: return &L->gate_up;
     case LIN_DOWN: return &L->down;
+    case LIN_EMBED: return &M.embed_q;
     default: return &M.lm_head;
   }
 }
@@ -142,6 +149,20 @@ int lm_load_linear(int layer, int which, int row0, int n, int k, int is_q4, cons
   if (is_q4) repack_q4(L, row0, src, scales, n);
   else repack_f32(L, row0, src, n);
   return 0;
+}
+
+// Row `row` of a q4 Linear back to fp32 (the inverse of repack_q4, times the block scales).
+static void q4_row_to_f32(const Linear *L, int row, float *out) {
+  int nb = L->blocks;
+  const uint16_t *q = (const uint16_t *)(L->q + (size_t)row * nb * 16);
+  const float *s = L->s + (size_t)row * nb;
+  for (int b = 0; b < nb; b++)
+    for (int part = 0; part < 4; part++)
+      for (int j = 0; j < 8; j++) {
+        int e = b * QBLOCK + 8 * part + j;
+        int v4 = (q[b * 8 + j] >> (4 * part)) & 15;
+        if (e < L->k) out[e] = (float)((v4 ^ 8) - 8) * s[b];
+      }
 }
 
 typedef struct {
@@ -194,11 +215,13 @@ static void add_rows(float *x, const float *y, int n) {
 // returns the last token's logits. The host checks T <= max_t and pos0 + T <= ctx.
 EXPORT(lm_forward) float *lm_forward(int T, int pos0) {
   int dim = M.dim, hd = M.head_dim, half = hd / 2;
-  if (M.embed)
+  if (M.embed_mode == 1)
     for (int t = 0; t < T; t++) {
       const float *row = M.embed + (size_t)M.tokens[t] * dim;
       for (int i = 0; i < dim; i++) M.x[(size_t)t * dim + i] = row[i];
     }
+  if (M.embed_mode == 2)
+    for (int t = 0; t < T; t++) q4_row_to_f32(&M.embed_q, M.tokens[t], M.x + (size_t)t * dim);
   for (int l = 0; l < M.n_layers; l++) {
     Layer *L = &M.layers[l];
     for (int t = 0; t < T; t++) rmsnorm(M.xb + (size_t)t * dim, M.x + (size_t)t * dim, L->attn_norm, dim, M.eps);

@@ -6,11 +6,12 @@
 extern unsigned char __heap_base;
 static uint32_t heap_top;
 
-void *heap_alloc(uint32_t bytes) {
+void *heap_alloc(uint64_t bytes) {
   if (heap_top == 0) heap_top = (uint32_t)(uintptr_t)&__heap_base;
   uint64_t start = ((uint64_t)heap_top + 63) & ~(uint64_t)63;
+  if (bytes > 0xFFFF0000ull) return 0; // wasm32 addresses stop at 4 GiB
   uint64_t end = start + bytes;
-  if (end > 0xFFFF0000ull) return 0; // wasm32 addresses stop at 4 GiB
+  if (end > 0xFFFF0000ull) return 0;
   uint64_t have = (uint64_t)__builtin_wasm_memory_size(0) << 16;
   if (end > have) {
     uint64_t pages = (end - have + 65535) >> 16;

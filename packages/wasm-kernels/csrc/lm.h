@@ -40,7 +40,7 @@ void attend(float *out, const float *q, const float *keys, const float *values, 
 float lm_expf(float x);
 
 // Bump allocator over linear memory, 64-byte aligned; 0 when memory cannot grow.
-void *heap_alloc(uint32_t bytes);
+void *heap_alloc(uint64_t bytes);
 uint32_t lm_heap_mark_internal(void);
 void lm_heap_reset_internal(uint32_t mark);
 

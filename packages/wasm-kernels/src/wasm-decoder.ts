@@ -21,6 +21,7 @@ export interface WasmDecoderOptions {
   contextLength?: number; // KV cache positions; default min(model's positions, 4096)
   prefillChunk?: number; // tokens per forward call while prefilling
   wasmBinary?: Uint8Array<ArrayBuffer>; // the decoder(.mt).wasm bytes, when the packaged file cannot be fetched
+  signal?: AbortSignal; // checked between tensors while loading: a multi-second load stops within one tensor
 }
 
 export const DEFAULT_WASM_DECODER = { numThreads: 1, contextLength: 4096, prefillChunk: 16 } as const;
@@ -34,6 +35,7 @@ export interface WasmDecoderInfo {
   threads: number;
   contextLength: number;
   weightFormat: 'fp32' | 'q4';
+  embedding: 'fp32' | 'q4' | 'q4, shared with lm_head'; // how the token table is held
   memoryBytes: number; // linear memory after loading: weights, KV cache, activations
 }
 
@@ -46,7 +48,66 @@ export interface WasmDecoder {
 }
 
 const enum Ptr { Embed = 0, AttnNorm = 1, FfnNorm = 2, FinalNorm = 3, Cos = 4, Sin = 5, Tokens = 6, QkvBias = 8 }
-const enum Lin { Qkv = 0, O = 1, GateUp = 2, Down = 3, Head = 4 }
+const enum Lin { Qkv = 0, O = 1, GateUp = 2, Down = 3, Head = 4, Embed = 5 }
+const enum EmbedMode { F32 = 1, Q4 = 2 }
+const enum HeadMode { F32 = 0, Q4 = 1, Embedding = 2 }
+/** Rows of a q4 matrix moved through scratch memory at once: keeps load-time scratch (never returned to the OS) small. */
+const SLAB_BYTES = 8 << 20;
+
+type Sources = ReadonlyMap<string, Uint8Array | ExternalDataReader>;
+
+function sourcesOf(files: WasmModelFiles): Sources {
+  return new Map(files.externalData.map((f) => [f.path, f.data]));
+}
+
+/** Copies `target.length` bytes of a tensor, from `skip` bytes in, into target. */
+async function readTensor(sources: Sources, ref: TensorRef, target: Uint8Array, skip = 0): Promise<void> {
+  const length = target.byteLength;
+  if (length > byteLength(ref) - skip) throw new LocalmError('corrupt_model', `${ref.name}: ${byteLength(ref)} bytes, needs ${length + skip}`);
+  if (ref.bytes.kind === 'inline') {
+    target.set(ref.bytes.bytes.subarray(skip, skip + length));
+    return;
+  }
+  const source = sources.get(ref.bytes.file);
+  if (!source) throw new LocalmError('not_found', `external data file ${ref.bytes.file} (for ${ref.name}) was not given`);
+  const offset = ref.bytes.offset + skip;
+  if (source instanceof Uint8Array) {
+    if (offset + length > source.byteLength) {
+      throw new LocalmError('corrupt_model', `${ref.bytes.file} is ${source.byteLength} bytes; ${ref.name} needs ${offset + length}`);
+    }
+    target.set(source.subarray(offset, offset + length));
+  } else {
+    await source.read(offset, target);
+  }
+}
+
+/** Whether the q4 embedding and the q4 lm_head hold the same codes and scales (tied weights written twice). */
+async function sameQ4Table(plan: DecoderPlan, sources: Sources): Promise<boolean> {
+  const head = plan.lmHead;
+  if (!head.isQ4 || !head.scales || !plan.embeddingScales || head.n !== plan.vocabSize || head.k !== plan.hiddenSize) return false;
+  const pairs: [TensorRef, TensorRef][] = [[plan.embedding, head.weight], [plan.embeddingScales, head.scales]];
+  for (const [a, b] of pairs) {
+    if (byteLength(a) !== byteLength(b)) return false;
+    if (a.bytes.kind === 'external' && b.bytes.kind === 'external' && a.bytes.file === b.bytes.file && a.bytes.offset === b.bytes.offset) continue;
+    const x = new Uint8Array(Math.min(SLAB_BYTES, byteLength(a)));
+    const y = new Uint8Array(x.length);
+    for (let at = 0; at < byteLength(a); at += x.length) {
+      const n = Math.min(x.length, byteLength(a) - at);
+      await readTensor(sources, a, x.subarray(0, n), at);
+      await readTensor(sources, b, y.subarray(0, n), at);
+      if (!bytesEqual(x.subarray(0, n), y.subarray(0, n))) return false;
+    }
+  }
+  return true;
+}
+
+function bytesEqual(a: Uint8Array, b: Uint8Array): boolean {
+  const wa = new Uint32Array(a.buffer, a.byteOffset, a.byteLength >>> 2);
+  const wb = new Uint32Array(b.buffer, b.byteOffset, b.byteLength >>> 2);
+  for (let i = 0; i < wa.length; i++) if (wa[i] !== wb[i]) return false;
+  for (let i = wa.length * 4; i < a.byteLength; i++) if (a[i] !== b[i]) return false;
+  return true;
+}
 
 /**
  * Loads a model folder's graph and weights into the WASM kernels.
@@ -62,13 +123,19 @@ export async function createWasmDecoder(files: WasmModelFiles, options: WasmDeco
   const runtime = await startKernels(threads, options.wasmBinary);
   try {
     const { exports: k } = runtime;
+    const sources = sourcesOf(files);
+    // A q4 embedding stays q4 in memory (rows dequantized on lookup); tied to a q4 lm_head with the same
+    // codes and scales, it is stored once for both.
+    const embedMode = plan.embeddingScales ? EmbedMode.Q4 : EmbedMode.F32;
+    const tied = embedMode === EmbedMode.Q4 && (await sameQ4Table(plan, sources));
+    const headMode = tied ? HeadMode.Embedding : plan.lmHead.isQ4 ? HeadMode.Q4 : HeadMode.F32;
     const failed = k.lm_create(
       plan.hiddenSize, plan.intermediateSize, plan.numLayers, plan.numHeads, plan.numKvHeads, plan.headDim,
-      plan.vocabSize, contextLength, chunk, plan.isQ4 ? 1 : 0, plan.lmHead.isQ4 ? 1 : 0, plan.ropeInterleaved ? 1 : 0,
-      plan.rmsNormEps, plan.attentionScale, 1, threads,
+      plan.vocabSize, contextLength, chunk, plan.isQ4 ? 1 : 0, headMode, plan.ropeInterleaved ? 1 : 0,
+      plan.rmsNormEps, plan.attentionScale, embedMode, threads,
     );
-    if (failed) throw new LocalmError('out_of_memory', `wasm decoder: the model does not fit in 4 GiB of wasm32 memory (context ${contextLength})`);
-    await loadWeights(runtime, plan, files, contextLength);
+    if (failed) throw new LocalmError('out_of_memory', `wasm decoder: the model does not fit in 4 GiB of wasm32 memory (context ${contextLength}): load it with a smaller contextLength, or use webgpu/cpu`);
+    await loadWeights(runtime, plan, sources, contextLength, headMode, options.signal);
     const info: WasmDecoderInfo = {
       device: 'wasm',
       skipped: [],
@@ -77,6 +144,7 @@ export async function createWasmDecoder(files: WasmModelFiles, options: WasmDeco
       threads,
       contextLength,
       weightFormat: plan.isQ4 ? 'q4' : 'fp32',
+      embedding: tied ? 'q4, shared with lm_head' : embedMode === EmbedMode.Q4 ? 'q4' : 'fp32',
       memoryBytes: runtime.memory.buffer.byteLength,
     };
     return new KernelDecoder(runtime, info, chunk);
@@ -86,64 +154,50 @@ export async function createWasmDecoder(files: WasmModelFiles, options: WasmDeco
   }
 }
 
-async function loadWeights(rt: KernelRuntime, plan: DecoderPlan, files: WasmModelFiles, contextLength: number): Promise<void> {
+async function loadWeights(
+  rt: KernelRuntime, plan: DecoderPlan, sources: Sources, contextLength: number, headMode: HeadMode, signal: AbortSignal | undefined,
+): Promise<void> {
   const k = rt.exports;
-  const sources = new Map(files.externalData.map((f) => [f.path, f.data]));
   /** Fills `length` bytes at `ptr` from a tensor's bytes, starting `skip` bytes in. */
-  const fill = async (ref: TensorRef, ptr: number, length = byteLength(ref), skip = 0): Promise<void> => {
-    if (length > byteLength(ref) - skip) throw new LocalmError('corrupt_model', `${ref.name}: ${byteLength(ref)} bytes, needs ${length + skip}`);
-    const target = rt.bytes().subarray(ptr >>> 0, (ptr >>> 0) + length);
-    if (ref.bytes.kind === 'inline') {
-      target.set(ref.bytes.bytes.subarray(skip, skip + length));
-      return;
-    }
-    const source = sources.get(ref.bytes.file);
-    if (!source) throw new LocalmError('not_found', `external data file ${ref.bytes.file} (for ${ref.name}) was not given`);
-    const offset = ref.bytes.offset + skip;
-    if (source instanceof Uint8Array) {
-      if (offset + length > source.byteLength) {
-        throw new LocalmError('corrupt_model', `${ref.bytes.file} is ${source.byteLength} bytes; ${ref.name} needs ${offset + length}`);
-      }
-      target.set(source.subarray(offset, offset + length));
-    } else {
-      await source.read(offset, target);
-    }
+  const fill = (ref: TensorRef, ptr: number, length = byteLength(ref), skip = 0): Promise<void> => {
+    signal?.throwIfAborted();
+    return readTensor(sources, ref, rt.bytes().subarray(ptr >>> 0, (ptr >>> 0) + length), skip);
   };
   const expectBytes = (ref: TensorRef, want: number): void => {
     if (byteLength(ref) !== want) throw new LocalmError('corrupt_model', `${ref.name} has ${byteLength(ref)} bytes, expected ${want}`);
   };
-  const h = plan.hiddenSize;
-
-  if (plan.embeddingScales) {
-    // A 4-bit table (GatherBlockQuantized) is expanded to fp32 rows in place, a slab of rows at a time
-    // through scratch memory; the kernels read fp32 embedding rows.
-    const blocks = h / 32;
-    expectBytes(plan.embedding, plan.vocabSize * (h / 2));
-    expectBytes(plan.embeddingScales, plan.vocabSize * blocks * 4);
-    const rowsPerSlab = 1024;
+  /** Scratch above the heap top for one load step; dropped afterwards. */
+  const withScratch = async (bytes: number[], what: string, use: (ptrs: number[]) => Promise<void>): Promise<void> => {
     const mark = k.lm_heap_mark();
-    const codes = k.lm_alloc(rowsPerSlab * (h / 2));
-    const scales = k.lm_alloc(rowsPerSlab * blocks * 4);
-    if (codes === 0 || scales === 0) throw new LocalmError('out_of_memory', 'wasm decoder: no scratch memory to expand the embedding');
     try {
-      const embed = k.lm_ptr(Ptr.Embed, 0) >>> 0;
-      for (let row0 = 0; row0 < plan.vocabSize; row0 += rowsPerSlab) {
-        const rows = Math.min(rowsPerSlab, plan.vocabSize - row0);
-        await fill(plan.embedding, codes, rows * (h / 2), row0 * (h / 2));
-        await fill(plan.embeddingScales, scales, rows * blocks * 4, row0 * blocks * 4);
-        const bytes = rt.bytes();
-        const scale = new Float32Array(bytes.buffer, scales >>> 0, rows * blocks);
-        const out = new Float32Array(bytes.buffer, embed + row0 * h * 4, rows * h);
-        for (let r = 0; r < rows; r++) {
-          for (let j = 0; j < h; j++) {
-            const byte = bytes[(codes >>> 0) + r * (h / 2) + (j >> 1)]!;
-            out[r * h + j] = (((j & 1) === 0 ? byte & 15 : byte >> 4) - 8) * scale[r * blocks + (j >> 5)]!;
-          }
-        }
-      }
+      const ptrs = bytes.map((b) => k.lm_alloc(b));
+      if (ptrs.some((p) => p === 0)) throw new LocalmError('out_of_memory', `wasm decoder: no scratch memory to load ${what}`);
+      await use(ptrs);
     } finally {
       k.lm_heap_reset(mark);
     }
+  };
+  /** A q4 [n, k] matrix (MatMulNBits / GatherBlockQuantized layout) into rows [row0, row0 + n) of a linear, a slab at a time. */
+  const q4Rows = async (layer: number, which: Lin, row0: number, n: number, kk: number, weight: TensorRef, scales: TensorRef): Promise<void> => {
+    const blocks = Math.ceil(kk / 32);
+    expectBytes(weight, n * blocks * 16);
+    expectBytes(scales, n * blocks * 4);
+    const rows = Math.max(1, Math.min(n, Math.floor(SLAB_BYTES / (blocks * 16))));
+    await withScratch([rows * blocks * 16, rows * blocks * 4], weight.name, async ([src, sc]) => {
+      for (let r = 0; r < n; r += rows) {
+        const count = Math.min(rows, n - r);
+        await fill(weight, src!, count * blocks * 16, r * blocks * 16);
+        await fill(scales, sc!, count * blocks * 4, r * blocks * 4);
+        if (k.lm_load_linear(layer, which, row0 + r, count, kk, 1, src!, sc!) !== 0) {
+          throw new LocalmError('unsupported_model', `wasm decoder: ${weight.name} does not fit its layer`);
+        }
+      }
+    });
+  };
+  const h = plan.hiddenSize;
+
+  if (plan.embeddingScales) {
+    await q4Rows(0, Lin.Embed, 0, plan.vocabSize, h, plan.embedding, plan.embeddingScales);
   } else {
     expectBytes(plan.embedding, plan.vocabSize * h * 4);
     await fill(plan.embedding, k.lm_ptr(Ptr.Embed, 0));
@@ -154,27 +208,20 @@ async function loadWeights(rt: KernelRuntime, plan: DecoderPlan, files: WasmMode
   expectBytes(plan.finalNorm, h * 4);
   await fill(plan.finalNorm, k.lm_ptr(Ptr.FinalNorm, 0));
 
-  // Linear weights pass through scratch above the heap top, are repacked into place, and the scratch is dropped.
   const linear = async (layer: number, which: Lin, row0: number, ref: LinearRef): Promise<void> => {
-    const mark = k.lm_heap_mark();
-    try {
-      const weightBytes = ref.isQ4 ? ref.n * Math.ceil(ref.k / 32) * 16 : ref.n * ref.k * 4;
-      expectBytes(ref.weight, weightBytes);
-      const src = k.lm_alloc(weightBytes);
-      const scaleBytes = ref.scales ? ref.n * Math.ceil(ref.k / 32) * 4 : 0;
-      const scales = ref.scales ? k.lm_alloc(scaleBytes) : 0;
-      if (src === 0 || (ref.scales && scales === 0)) throw new LocalmError('out_of_memory', `wasm decoder: no scratch memory to load ${ref.weight.name}`);
-      await fill(ref.weight, src);
-      if (ref.scales) {
-        expectBytes(ref.scales, scaleBytes);
-        await fill(ref.scales, scales);
-      }
-      if (k.lm_load_linear(layer, which, row0, ref.n, ref.k, ref.isQ4 ? 1 : 0, src, scales) !== 0) {
+    if (ref.isQ4) {
+      if (!ref.scales) throw new LocalmError('corrupt_model', `${ref.weight.name}: a 4-bit weight without scales`);
+      await q4Rows(layer, which, row0, ref.n, ref.k, ref.weight, ref.scales);
+      return;
+    }
+    // fp32 MatMul weights are [k, n]: rows of the kernel's layout are columns here, so the whole tensor passes at once.
+    expectBytes(ref.weight, ref.n * ref.k * 4);
+    await withScratch([ref.n * ref.k * 4], ref.weight.name, async ([src]) => {
+      await fill(ref.weight, src!);
+      if (k.lm_load_linear(layer, which, row0, ref.n, ref.k, 0, src!, 0) !== 0) {
         throw new LocalmError('unsupported_model', `wasm decoder: ${ref.weight.name} does not fit its layer`);
       }
-    } finally {
-      k.lm_heap_reset(mark);
-    }
+    });
   };
   for (const [l, L] of plan.layers.entries()) {
     expectBytes(L.attnNorm, h * 4);
@@ -194,7 +241,7 @@ async function loadWeights(rt: KernelRuntime, plan: DecoderPlan, files: WasmMode
     await linear(l, Lin.GateUp, L.gate.n, L.up);
     await linear(l, Lin.Down, 0, L.down);
   }
-  await linear(0, Lin.Head, 0, plan.lmHead);
+  if (headMode !== HeadMode.Embedding) await linear(0, Lin.Head, 0, plan.lmHead);
 }
 
 function byteLength(ref: TensorRef): number {

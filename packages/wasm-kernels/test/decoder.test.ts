@@ -22,6 +22,7 @@ let storiesQ4: string;
 let halfSplit: string;
 let withBias: string;
 let quantizedEmbedding: string;
+let tiedEmbedding: string;
 
 beforeAll(async () => {
   tmp = mkdtempSync(join(tmpdir(), 'wasm-kernels-'));
@@ -43,6 +44,8 @@ beforeAll(async () => {
   withBias = await writeSeededModel(join(tmp, 'bias'), biasShape, 'q4', 11);
   // A 4-bit token embedding (com.microsoft GatherBlockQuantized), as `localm convert synth` writes.
   quantizedEmbedding = await writeSeededModel(join(tmp, 'q4-embedding'), biasShape, 'q4', 13, { isEmbeddingQuantized: true });
+  // Tied weights written as two initializers with the same codes (as the synth presets are): stored once.
+  tiedEmbedding = await writeSeededModel(join(tmp, 'q4-tied'), biasShape, 'q4', 17, { isEmbeddingQuantized: true, sameEmbeddingAndHead: true });
 });
 
 afterAll(() => rmSync(tmp, { recursive: true, force: true }));
@@ -77,13 +80,16 @@ describe('logits against onnxruntime-node', () => {
     ['seeded q4, half-split rotary, head 32', () => halfSplit, TOLERANCE.q4, 2],
     ['seeded q4 with q/k/v biases', () => withBias, TOLERANCE.q4, 1],
     ['seeded q4 with a 4-bit embedding (GatherBlockQuantized)', () => quantizedEmbedding, TOLERANCE.q4, 2],
+    ['seeded q4, 4-bit embedding tied to the head (one copy)', () => tiedEmbedding, TOLERANCE.q4, 2],
   ] as const;
   it.each(cases)('%s', async (_, dir, tolerance, numThreads) => {
     const folder = dir();
-    const tokens = folder === halfSplit || folder === withBias || folder === quantizedEmbedding ? ids.map((id) => id % 75) : ids;
+    const tokens = folder === halfSplit || folder === withBias || folder === quantizedEmbedding || folder === tiedEmbedding ? ids.map((id) => id % 75) : ids;
     const want = await ortLogits(folder, tokens);
     // Prefill in chunks of 7 (a partial last chunk), then one token per step.
     const decoder = await createWasmDecoder(readFolder(folder), { numThreads, prefillChunk: 7 });
+    const embedding = folder === tiedEmbedding ? 'q4, shared with lm_head' : folder === quantizedEmbedding ? 'q4' : 'fp32';
+    expect(decoder.info.embedding).toBe(embedding);
     let worst = maxAbsDiff(await decoder.step(tokens.slice(0, 20)), want[19]!);
     for (let t = 20; t < tokens.length; t++) worst = Math.max(worst, maxAbsDiff(await decoder.step([tokens[t]!]), want[t]!));
     await decoder.dispose();

@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import * as ort from 'onnxruntime-node';
 import type { LlamaShape } from '../../convert/src/llama-shape.js';
 import { writeLlamaOnnx } from '../../convert/src/llama-graph.js';
+import { nodeSink } from '../../convert/src/node-sink.js';
 import type { WasmModelFiles } from '../src/index.js';
 
 export const ROOT = new URL('../../../', import.meta.url).pathname;
@@ -47,15 +48,18 @@ export function maxAbsDiff(a: Float32Array, b: Float32Array): number {
 }
 
 /** Writes a seeded random Llama model folder's onnx/ files under `dir` (no tokenizer: tests feed ids). */
-export async function writeSeededModel(dir: string, shape: LlamaShape, dtype: 'fp32' | 'q4', seed: number, options: { isEmbeddingQuantized?: boolean } = {}): Promise<string> {
+export async function writeSeededModel(dir: string, shape: LlamaShape, dtype: 'fp32' | 'q4', seed: number, options: { isEmbeddingQuantized?: boolean; sameEmbeddingAndHead?: boolean } = {}): Promise<string> {
   mkdirSync(join(dir, 'onnx'), { recursive: true });
   let state = seed >>> 0;
   const rand = (): number => {
     state = (Math.imul(state, 1664525) + 1013904223) >>> 0;
     return state / 2 ** 32;
   };
-  await writeLlamaOnnx(join(dir, 'onnx'), shape, {
+  const { sameEmbeddingAndHead, ...writeOptions } = options;
+  let table: Float32Array | undefined; // tied weights: the head is the embedding's values again
+  await writeLlamaOnnx(nodeSink(dir), 'onnx', shape, {
     read(ref) {
+      if (sameEmbeddingAndHead && (ref.kind === 'embed_tokens' || ref.kind === 'lm_head') && table) return table;
       // 'bias' (q/k/v biases) exists only in convert versions whose LlamaShape has attentionBias.
       const bias = ref as { kind: string; name?: string };
       const size =
@@ -64,9 +68,11 @@ export async function writeSeededModel(dir: string, shape: LlamaShape, dtype: 'f
         : bias.kind === 'bias' ? linearSize(shape, bias.name!) / shape.hiddenSize
         : shape.hiddenSize;
       const norm = ref.kind !== 'linear' && ref.kind !== 'embed_tokens' && ref.kind !== 'lm_head';
-      return Float32Array.from({ length: size }, () => (norm ? 0.8 + 0.4 * rand() : (rand() * 2 - 1) * 0.2));
+      const values = Float32Array.from({ length: size }, () => (norm ? 0.8 + 0.4 * rand() : (rand() * 2 - 1) * 0.2));
+      if (ref.kind === 'embed_tokens' || ref.kind === 'lm_head') table = values;
+      return values;
     },
-  }, { dtype, producerVersion: 'test', ...options });
+  }, { dtype, producerVersion: 'test', ...writeOptions });
   return dir;
 }
 

@@ -7,6 +7,8 @@ import { LocalmError } from '@localm/errors';
 export interface PickedFiles {
   readonly location: string;
   read(name: string): Promise<Uint8Array | undefined>;
+  /** Parts of a file through Blob.slice, so a multi-gigabyte file is never one buffer. */
+  openRanges(name: string): Promise<{ size: number; read(offset: number, target: Uint8Array): Promise<void>; close(): Promise<void> } | undefined>;
 }
 
 const pathOf = (file: File): string => ((file as { webkitRelativePath?: string }).webkitRelativePath || file.name).replace(/\\/g, '/').replace(/^\/+/, '');
@@ -48,6 +50,24 @@ export function openPickedFiles(picked: ArrayLike<File>): PickedFiles {
         // A File whose underlying file changed or vanished since the pick (NotReadableError).
         throw new LocalmError('not_found', `cannot read the picked file ${name}: ${String(cause)}; pick the folder again`, { cause });
       }
+    },
+    async openRanges(name) {
+      const file = find(name);
+      if (!file) return undefined;
+      return {
+        size: file.size,
+        async read(offset, target) {
+          if (offset + target.byteLength > file.size) {
+            throw new LocalmError('corrupt_model', `the picked file ${name} is ${file.size} bytes; a tensor needs ${offset + target.byteLength}`);
+          }
+          try {
+            target.set(new Uint8Array(await file.slice(offset, offset + target.byteLength).arrayBuffer()));
+          } catch (cause) {
+            throw new LocalmError('not_found', `cannot read the picked file ${name}: ${String(cause)}; pick the folder again`, { cause });
+          }
+        },
+        close: async () => undefined,
+      };
     },
   };
 }
