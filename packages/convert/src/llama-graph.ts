@@ -1,7 +1,7 @@
 // Writes a Llama-family decoder as `model.onnx` + `model.onnx_data` in the onnxruntime-genai layout
 // (the one every ONNX Runtime build accepts, see FACTS.md), for any LlamaShape and weights source.
-// Weights stream to the sink one tensor at a time, and the vocabulary-sized ones (and big quantized
-// linear layers) a slice of rows at a time. The folder's JSON files are left to the caller.
+// Weights stream to the sink one tensor at a time, and the tensors stored row by row (the embedding,
+// q4/q8 linear layers, the RoPE tables) a slice of rows at a time. The folder's JSON files are left to the caller.
 
 import { LocalmError } from '@localm/errors';
 import { createExternalDataWriter } from './external-data-writer.js';
