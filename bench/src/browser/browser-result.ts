@@ -17,6 +17,7 @@ export interface BrowserRawRun {
   tokenIds: number[];
   wasmMemoryBytes: number; // all WebAssembly.Memory objects the run created, at their largest
   gpuBufferPeakBytes: number; // live GPUBuffer bytes at their highest (createBuffer minus destroy)
+  threads: number; // threads that computed: the run's own plus the workers it started (asked-for is in notes)
   notes: string[];
 }
 

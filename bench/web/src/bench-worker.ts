@@ -1,6 +1,7 @@
 // The bench's worker: one run per worker. Loads the model with @localm/core, generates from token ids
 // with EOS banned, and sends back when each token was known and the memory it saw. The page renders.
 import { gpuBufferPeakBytes, wasmMemoryBytes } from './memory-watch.js';
+import { workersStarted } from './thread-watch.js';
 import { isLocalmError, loadModel, type ModelSource } from '@localm/core';
 import { tokenTimes, type BrowserRawRun } from '../../src/browser/browser-result.js';
 import { opfsSink, synthesizeModel } from '@localm/convert/synth';
@@ -68,7 +69,8 @@ async function run(request: RunRequest): Promise<BrowserRawRun> {
     tokenIds: [],
     wasmMemoryBytes: wasmMemoryBytes(),
     gpuBufferPeakBytes: gpuBufferPeakBytes(),
-    notes: [`${request.threads} thread(s) asked`, ...engineNotes],
+    threads: 1 + workersStarted(),
+    notes: [`${request.threads} thread(s) asked, ${1 + workersStarted()} ran`, ...engineNotes],
   };
   // No dispose: the page measures memory while the model is still loaded, then ends this worker.
   if (!done) throw new Error('generate() ended without a done event');

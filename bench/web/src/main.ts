@@ -230,6 +230,8 @@ applyParams();
 environment = await detectEnvironment();
 exposed.environment = environment;
 $('environment').textContent = environmentText(environment);
+// The backend's own default where nothing was asked: threads in a cross-origin-isolated worker, at most 4.
+if (!params.has('threads')) $<HTMLInputElement>('threads').value = String(environment.crossOriginIsolated ? Math.min(4, environment.hardwareConcurrency) : 1);
 if (!environment.webgpu) $<HTMLInputElement>('device-webgpu').checked = false;
 setState('idle', 'ready');
 if (params.get('autorun') === '1') void runBench();

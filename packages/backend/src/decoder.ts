@@ -173,10 +173,12 @@ async function openOrt(device: Device, files: ModelFiles, options: DecoderOption
 
 /** localm's own WASM SIMD decoder (packages/wasm-kernels): one call into WASM per step. */
 async function openLocalmWasm(files: ModelFiles, options: DecoderOptions, skipped: SkippedDevice[]): Promise<Decoder> {
-  const { createWasmDecoder } = await import('@localm/wasm-kernels');
+  const { createWasmDecoder, canWaitOnThisThread } = await import('@localm/wasm-kernels');
   const caps = detectCapabilities();
-  // Threads are tested in Node (worker_threads); in browsers they wait on the main thread, so one.
-  const threads = options.numThreads ?? (caps.node && caps.wasmThreads ? await nodeCores() : 1);
+  // Threads in Node (worker_threads) and in a cross-origin-isolated Web Worker (nested workers; at most
+  // 4 by default, so a tab leaves cores to the page and the rest of the device). One on a window's main
+  // thread: the calling thread blocks in Atomics.wait for the others' shares, which a page may not do.
+  const threads = options.numThreads ?? (!caps.wasmThreads || !canWaitOnThisThread() ? 1 : caps.node ? await nodeCores() : Math.min(4, caps.hardwareConcurrency));
   const ranged = await files.openExternalData?.();
   let decoder: Awaited<ReturnType<typeof createWasmDecoder>>;
   try {

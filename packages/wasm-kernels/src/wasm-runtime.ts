@@ -1,5 +1,6 @@
 // Instantiates the decoder module: single-threaded, or threaded over one shared memory with a worker
-// per extra thread (worker_threads in Node, Web Workers in browsers). Knows nothing of models.
+// per extra thread (worker_threads in Node, Web Workers in browsers: from a page's Web Worker, nested
+// workers). Knows nothing of models.
 
 import { LocalmError } from '@localm/errors';
 
@@ -61,6 +62,23 @@ function makeRuntime(exports: KernelExports, memory: WebAssembly.Memory, threads
 }
 
 /**
+ * Whether this thread may block in `Atomics.wait` (memory.atomic.wait32): true in Node and in Web
+ * Workers, false on a window's main thread, where browsers forbid blocking (it would freeze the page).
+ * The threaded kernels' calling thread waits there for the others' shares of each step, so threads
+ * need a thread that may block: a model run from a page's main thread gets one thread.
+ * Probed by doing it: a wait on a value that does not match returns 'not-equal' at once, or throws.
+ */
+export function canWaitOnThisThread(): boolean {
+  if (typeof SharedArrayBuffer === 'undefined' || typeof Atomics === 'undefined') return false;
+  try {
+    Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 1, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/**
  * Starts the kernels with `threads` threads (1: no workers, no SharedArrayBuffer needed).
  * `binary` overrides the packaged .wasm (for bundlers that serve it elsewhere).
  */
@@ -73,6 +91,9 @@ export async function startKernels(threads: number, binary?: Uint8Array<ArrayBuf
   }
   if (typeof SharedArrayBuffer === 'undefined') {
     throw new LocalmError('no_backend', 'wasm threads need SharedArrayBuffer (in a browser: a cross-origin isolated page, COOP + COEP)');
+  }
+  if (!canWaitOnThisThread()) {
+    throw new LocalmError('no_backend', "wasm threads: this thread may not block (Atomics.wait), as on a window's main thread; run the model in a Web Worker for threads");
   }
   const module = await WebAssembly.compile(binary ?? (await loadBinary('decoder-mt.wasm')));
   const memory = new WebAssembly.Memory({ initial: 256, maximum: 65536, shared: true });
