@@ -21,6 +21,10 @@ export const DEFAULT_TEMPLATE_LIMITS: Readonly<Required<TemplateLimits>> = Objec
   timeoutMs: 2_000,
 });
 
+// Jinja2's sandbox refuses ranges longer than this (jinja2.sandbox.MAX_RANGE), so templates that
+// transformers can render never need more.
+const MAX_RANGE = 100_000;
+
 /** Thrown inside the interpreter; the caller turns it into a LocalmError. */
 export class TemplateLimitExceeded extends Error {}
 
@@ -69,6 +73,7 @@ class LimitedInterpreter extends Interpreter {
   readonly #deadline: number;
   #steps = 0;
   #depth = 0;
+  #loopOutput = 0; // characters rendered by loop bodies so far
   readonly #loopBodies: unknown[] = []; // the bodies of the for loops running, innermost last
   readonly #pendingBreaks = new Map<unknown, Error>(); // a loop body whose last iteration broke out
 
@@ -80,6 +85,16 @@ class LimitedInterpreter extends Interpreter {
     // Date.now() costs more than a step; every 1024 steps keeps the overshoot to microseconds.
     if ((this.#steps & 1023) === 0 && Date.now() > this.#deadline) {
       throw new TemplateLimitExceeded(`rendering took more than ${this.#limits.timeoutMs} ms`);
+    }
+  }
+
+  // The library concatenates a loop's iterations before the loop's value reaches evaluate(), so the
+  // size check there comes late; this counts what loop bodies render as they go (nested loops count
+  // their inner output again, which only makes the bound stricter).
+  #countLoopOutput(chars: number): void {
+    this.#loopOutput += chars;
+    if (this.#loopOutput > this.#limits.maxOutputChars) {
+      throw new TemplateLimitExceeded(`loops rendered more than ${this.#limits.maxOutputChars} characters`);
     }
   }
 
@@ -102,10 +117,12 @@ class LimitedInterpreter extends Interpreter {
         if (!isLoopBody) throw control;
         // End this iteration normally with what it rendered; a break ends the loop at the next one.
         if (kind === 'break') this.#pendingBreaks.set(statements, control);
+        this.#countLoopOutput(control.rendered.length);
         return new StringValue(control.rendered);
       }
       if (value.type !== 'NullValue' && value.type !== 'UndefinedValue') rendered += String(value);
     }
+    if (isLoopBody) this.#countLoopOutput(rendered.length);
     return new StringValue(rendered);
   }
 
@@ -160,7 +177,7 @@ export function renderLimited(template: CompiledTemplate, items: Record<string, 
   ] as const) {
     env.set(name, value);
   }
-  env.set('range', (...args: unknown[]) => boundedRange(args, bounds.maxSteps));
+  env.set('range', (...args: unknown[]) => boundedRange(args, Math.min(bounds.maxSteps, MAX_RANGE)));
   for (const [key, value] of Object.entries(items)) env.set(key, value);
   const result = new LimitedInterpreter(env, bounds).run(template.parsed);
   return String(result.value);
