@@ -4,7 +4,9 @@
 // renderer's VmHWM (its WASM heaps and the worker included), plus the GPU process's on webgpu.
 //
 // pnpm bench --browser --model DIR [--device wasm|webgpu] [--prompt-tokens 128] [--gen-tokens 64] [--runs 3]
-//                      [--threads N] [--peers] [--gguf FILE] [--keep-page DIR] [--json]
+//                      [--threads N] [--peers] [--slow-peer-gen-tokens 8] [--gguf FILE] [--keep-page DIR] [--json]
+// --peers: plain onnxruntime-web on the folder (on --slow-peer-gen-tokens: it decodes a 1B model at
+// well under a token per second) and wllama on the GGUF (DIR.gguf or --gguf FILE).
 
 import { existsSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { tmpdir, totalmem } from 'node:os';
@@ -76,6 +78,7 @@ export async function runBrowserBench(args: string[]): Promise<number> {
       runs: { type: 'string', default: '3' },
       threads: { type: 'string', default: '1' },
       peers: { type: 'boolean', default: false },
+      'slow-peer-gen-tokens': { type: 'string', default: '8' },
       gguf: { type: 'string' },
       'keep-page': { type: 'string' },
       json: { type: 'boolean', default: false },
@@ -84,7 +87,7 @@ export async function runBrowserBench(args: string[]): Promise<number> {
   if (!values.model) throw new BrowserUsageError('--model DIR is required');
   const device = values.device;
   if (device !== 'wasm' && device !== 'webgpu') throw new BrowserUsageError('--device must be wasm or webgpu with --browser');
-  const count = (name: 'prompt-tokens' | 'gen-tokens' | 'runs' | 'threads'): number => {
+  const count = (name: 'prompt-tokens' | 'gen-tokens' | 'runs' | 'threads' | 'slow-peer-gen-tokens'): number => {
     const n = Number(values[name]);
     if (!Number.isInteger(n) || n < 1) throw new BrowserUsageError(`--${name} must be a positive integer`);
     return n;
@@ -93,12 +96,12 @@ export async function runBrowserBench(args: string[]): Promise<number> {
   const genTokens = count('gen-tokens');
   const runs = count('runs');
   const threads = count('threads');
+  const slowGenTokens = Math.max(2, Math.min(genTokens, count('slow-peer-gen-tokens')));
   const modelDir = resolve(values.model);
   if (!existsSync(join(modelDir, 'config.json'))) throw new BrowserUsageError(`${modelDir} has no config.json`);
   const ggufPath = values.gguf ? resolve(values.gguf) : existsSync(`${modelDir}.gguf`) ? `${modelDir}.gguf` : undefined;
-  const runtimes = ['localm', ...(values.peers ? ['onnxruntime-web'] : [])] as const;
-  // TODO(#5): wllama on the GGUF (runs in the page: @wllama/wllama) is not wired yet.
-  if (values.peers) process.stderr.write(`bench: --peers in the browser runs onnxruntime-web; wllama${ggufPath ? '' : ' (no GGUF either)'} is not wired yet\n`);
+  const runtimes = ['localm', ...(values.peers ? ['onnxruntime-web', ...(ggufPath ? ['wllama'] : [])] : [])];
+  if (values.peers && !ggufPath) process.stderr.write('bench: no GGUF (--gguf FILE or DIR.gguf): wllama skipped\n');
 
   const pageDir = values['keep-page'] ? resolve(values['keep-page']) : mkdtempSync(join(tmpdir(), 'localm-bench-page-'));
   await buildBenchPage(pageDir);
@@ -114,7 +117,8 @@ export async function runBrowserBench(args: string[]): Promise<number> {
       for (const runtime of runtimes) {
         const query = new URLSearchParams({
           model: `${server.base}model/`, name: basename(modelDir), devices: device, runtimes: runtime, runs: '1', firstRun: String(run),
-          promptTokens: String(promptTokens), genTokens: String(genTokens), threads: String(threads),
+          promptTokens: String(promptTokens), genTokens: String(genTokens), slowPeerGenTokens: String(slowGenTokens), threads: String(threads),
+          ...(runtime === 'wllama' ? { gguf: `${server.base}model.gguf` } : {}),
           budgetMb: String(Math.floor(totalmem() / 1e6)), autorun: '1',
         });
         const r = await runInFreshBrowser(server.base, query, device, 20 * 60_000);

@@ -18,6 +18,7 @@ export interface BrowserRawRun {
   wasmMemoryBytes: number; // all WebAssembly.Memory objects the run created, at their largest
   gpuBufferPeakBytes: number; // live GPUBuffer bytes at their highest (createBuffer minus destroy)
   threads: number; // threads that computed: the run's own plus the workers it started (asked-for is in notes)
+  modelBytes?: number; // the file this runtime loaded where it is not the ONNX folder's (wllama: the GGUF)
   notes: string[];
 }
 
@@ -38,6 +39,7 @@ export interface BrowserRunResult {
   gpuBufferPeakBytes: number;
   generatedTokens: number;
   tokenIds: number[];
+  modelBytes?: number;
   notes: string[];
 }
 
@@ -64,6 +66,7 @@ export function browserRunMetrics(raw: BrowserRawRun, peakBytes: number, memoryS
     gpuBufferPeakBytes: raw.gpuBufferPeakBytes,
     generatedTokens: n,
     tokenIds: raw.tokenIds,
+    ...(raw.modelBytes === undefined ? {} : { modelBytes: raw.modelBytes }),
     notes: raw.notes,
   };
 }
@@ -89,10 +92,11 @@ export function summarizeBrowserRuns(runs: readonly BrowserRunResult[], weightBy
     interTokenP50Ms: median(pick((r) => r.interTokenP50Ms)),
     interTokenP95Ms: median(pick((r) => r.interTokenP95Ms)),
     peakRssBytes: summarize(pick((r) => r.peakRssBytes)),
-    weightBytes,
+    weightBytes: first.modelBytes ?? weightBytes,
     foreignCores: 0, // a browser cannot see other processes' CPU; `pnpm bench --browser` fills it in
     isNoisy: false,
     idsMatchingLocalm: oursFirst ? leadingMatches(first.tokenIds, oursFirst) : 0,
+    generatedTokens: first.generatedTokens,
     notes: [...new Set([`engine ${first.engine}`, `memory: ${first.memorySource}`, ...runs.flatMap((r) => r.notes)])],
     wasmMemoryBytes: Math.max(...pick((r) => r.wasmMemoryBytes)),
     gpuBufferPeakBytes: Math.max(...pick((r) => r.gpuBufferPeakBytes)),

@@ -7,6 +7,7 @@ import { tokenTimes, type BrowserRawRun } from '../../src/browser/browser-result
 import { opfsSink, synthesizeModel } from '@localm/convert/synth';
 import type { RunRequest, RunSource, SynthRequest, WorkerMessage } from './protocol.js';
 import { COMPLETE_MARKER } from './synth-input.js';
+import { runWllama } from './wllama-run.js';
 
 const post = (message: WorkerMessage): void => postMessage(message);
 
@@ -30,6 +31,7 @@ async function modelSource(source: RunSource): Promise<ModelSource> {
 }
 
 async function run(request: RunRequest): Promise<BrowserRawRun> {
+  if (request.runtime === 'wllama') return runWllama(request);
   const loadStart = performance.now();
   const model = await loadModel(await modelSource(request.source), {
     device: request.device,

@@ -54,6 +54,8 @@ function applyParams(): void {
   const devices = params.get('devices')?.split(',');
   if (devices) for (const d of ['wasm', 'webgpu']) $<HTMLInputElement>(`device-${d}`).checked = devices.includes(d);
   if (params.get('peers') === '1') $<HTMLInputElement>('peer-ort').checked = true;
+  set('gguf-url', 'gguf');
+  if (params.has('gguf')) $<HTMLInputElement>('peer-wllama').checked = true;
   if (params.get('simulate') === 'allocation-failure') {
     $<HTMLInputElement>('simulate-oom').checked = true;
     $('simulate-label').hidden = false;
@@ -146,7 +148,15 @@ async function runBench(): Promise<void> {
     const firstRun = Number(params.get('firstRun') ?? 0);
     const devices = (['wasm', 'webgpu'] as BenchDevice[]).filter((d) => $<HTMLInputElement>(`device-${d}`).checked);
     if (devices.length === 0) throw new RunFailure('pick at least one device');
-    const runtimes: BrowserRuntime[] = params.get('runtimes')?.split(',') as BrowserRuntime[] | undefined ?? ['localm', ...($<HTMLInputElement>('peer-ort').checked ? ['onnxruntime-web' as const] : [])];
+    const runtimes: BrowserRuntime[] = params.get('runtimes')?.split(',') as BrowserRuntime[] | undefined ?? [
+      'localm',
+      ...($<HTMLInputElement>('peer-ort').checked ? ['onnxruntime-web' as const] : []),
+      ...($<HTMLInputElement>('peer-wllama').checked ? ['wllama' as const] : []),
+    ];
+    const ggufUrl = $<HTMLInputElement>('gguf-url').value.trim();
+    if (runtimes.includes('wllama') && !ggufUrl) throw new RunFailure('wllama runs a GGUF: give its URL');
+    // onnxruntime-web decodes a 1B model at well under a token per second: it generates fewer tokens (bench.ts SLOW_PEERS).
+    const slowGenTokens = Math.max(2, Math.min(genTokens, Number(params.get('slowPeerGenTokens') ?? genTokens)));
     const budgetMb = Number($<HTMLInputElement>('budget-mb').value);
     const budgetBytes = budgetMb > 0 ? budgetMb * 1e6 : environment.deviceMemoryGiB !== undefined ? environment.deviceMemoryGiB * 2 ** 30 : undefined;
     const budgetSource = budgetMb > 0 ? 'set on this page' : 'navigator.deviceMemory';
@@ -174,7 +184,7 @@ async function runBench(): Promise<void> {
         for (const runtime of runtimes) {
           status.textContent = `${runtime} on ${device}, run ${run - firstRun + 1} of ${runs}: starting (${fit.note})`;
           const { raw, peakBytes, memorySource } = await runInWorker(
-            { type: 'run', source: model.source, runtime, device, threads, prompt, genTokens, specialIds: facts.specialIds },
+            { type: 'run', source: model.source, runtime, device, threads, prompt, genTokens: runtime === 'onnxruntime-web' ? slowGenTokens : genTokens, specialIds: facts.specialIds, ...(runtime === 'wllama' ? { ggufUrl: new URL(ggufUrl, location.href).href } : {}) },
             $<HTMLInputElement>('simulate-oom').checked,
           );
           exposed.rawRuns.push(raw);

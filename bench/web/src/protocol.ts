@@ -4,8 +4,8 @@
 import type { BrowserRawRun } from '../../src/browser/browser-result.js';
 
 export type BenchDevice = 'wasm' | 'webgpu';
-/** Which code runs the model: localm (its own WASM kernels or ORT-web's WebGPU) or plain onnxruntime-web. */
-export type BrowserRuntime = 'localm' | 'onnxruntime-web';
+/** Which code runs the model: localm (its own WASM kernels or ORT-web's WebGPU), plain onnxruntime-web, or wllama on the GGUF. */
+export type BrowserRuntime = 'localm' | 'onnxruntime-web' | 'wllama';
 
 export type RunSource =
   | { kind: 'url'; url: string } // a model folder over HTTP (ends with '/')
@@ -20,6 +20,7 @@ export interface RunRequest {
   threads: number;
   prompt: number[];
   genTokens: number;
+  ggufUrl?: string; // wllama: the GGUF of the same weights
   specialIds: number[]; // banned from the output so every run generates genTokens
   simulate?: 'allocation-failure'; // tests: a real RangeError from an impossible allocation, after load
 }
