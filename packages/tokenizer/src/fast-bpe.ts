@@ -7,7 +7,6 @@
 
 interface LibraryBpe {
   tokens_to_ids: Map<string, number>;
-  merges: [string, string][];
   ignore_merges: boolean;
   byte_fallback: boolean;
   unk_token: string | null | undefined;
@@ -86,14 +85,14 @@ class FastBpe {
   #origin = new Int32Array(256); // the original index of each symbol's first character: the tie-break
   #heap = new Float64Array(1024);
 
-  constructor(model: LibraryBpe) {
+  constructor(model: LibraryBpe, merges: readonly [string, string][]) {
     this.#model = model;
     const pieces: string[] = [];
     for (const [piece, id] of model.tokens_to_ids) if (pieces[id] === undefined) pieces[id] = piece;
     this.#pieces = pieces;
     this.#hasBytePiece = Uint8Array.from(BYTE_PIECES, (p) => (model.tokens_to_ids.has(p) ? 1 : 0));
-    this.#pairs = new PairTable(model.merges.length);
-    for (const [rank, merge] of model.merges.entries()) {
+    this.#pairs = new PairTable(merges.length);
+    for (const [rank, merge] of merges.entries()) {
       const [left, right] = merge;
       const leftId = model.tokens_to_ids.get(left);
       const rightId = model.tokens_to_ids.get(right);
@@ -252,13 +251,33 @@ class FastBpe {
 }
 
 /**
- * Swaps the merge loop of a @huggingface/tokenizers BPE model for FastBpe when the model uses no
- * word suffixes (no family here does); other models are left as they are.
+ * The merges of a tokenizer.json BPE model as the library reads them ("a b" or ["a", "b"]), when
+ * FastBpe can run it: a BPE model without word suffixes (no family here has them). Undefined otherwise.
  */
-export function accelerateBpe(model: unknown): void {
+export function fastBpeMerges(modelJson: Record<string, unknown>): [string, string][] | undefined {
+  if (modelJson['type'] !== 'BPE' || !Array.isArray(modelJson['merges'])) return undefined;
+  if (modelJson['end_of_word_suffix'] || modelJson['continuing_subword_suffix']) return undefined;
+  const merges: [string, string][] = [];
+  for (const merge of modelJson['merges'] as unknown[]) {
+    if (Array.isArray(merge)) merges.push([String(merge[0]), String(merge[1])]);
+    else if (typeof merge === 'string') {
+      // The library's merge.split(' ', 2): text after a second space is dropped.
+      const [left = '', right = ''] = merge.split(' ', 2);
+      merges.push([left, right]);
+    } else return undefined;
+  }
+  return merges;
+}
+
+/**
+ * Swaps the merge loop of a @huggingface/tokenizers BPE model (built with no merges of its own) for
+ * FastBpe over `merges`.
+ */
+export function accelerateBpe(model: unknown, merges: [string, string][]): void {
   const bpe = model as Partial<LibraryBpe> | null;
-  if (typeof bpe?.bpe !== 'function' || !Array.isArray(bpe.merges) || !(bpe.tokens_to_ids instanceof Map)) return;
-  if (bpe.end_of_word_suffix || bpe.continuing_subword_suffix) return;
-  const fast = new FastBpe(bpe as LibraryBpe);
+  if (typeof bpe?.bpe !== 'function' || !(bpe.tokens_to_ids instanceof Map)) {
+    throw new Error('accelerateBpe: not a BPE model of @huggingface/tokenizers');
+  }
+  const fast = new FastBpe(bpe as LibraryBpe, merges);
   bpe.encode = (words: string[]) => fast.encode(words);
 }
