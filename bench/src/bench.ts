@@ -9,7 +9,7 @@
 
 import { execFile } from 'node:child_process';
 import { existsSync, readFileSync, statSync, writeFileSync } from 'node:fs';
-import { basename, join, resolve } from 'node:path';
+import { basename, dirname, join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { NOISY_CORES, type BenchResult, type RuntimeSummary } from './bench-result.js';
@@ -18,7 +18,7 @@ import type { RunResult, RunSpec, RuntimeName } from './measure.js';
 import { planMemory, WASM32_MAX_BYTES, type PlanDevice, type PlannerConfig } from './planner.js';
 import { startForeignCpu } from './proc-cpu.js';
 import { benchPrompt, readModelFacts } from './prompt.js';
-import { markdownTable, svgChart } from './report.js';
+import { markdownReport, markdownTable, spliceReadme, svgChart } from './report.js';
 import { median, summarize } from './stats.js';
 import { BrowserUsageError, runBrowserBench } from './browser/browser-bench.js';
 import type { BenchDevice } from './runtimes/runtime.js';
@@ -207,16 +207,20 @@ function flatJson(result: BenchResult): Record<string, unknown> {
 }
 
 function runReport(args: string[]): number {
-  const { values, positionals } = parseArgs({ args, allowPositionals: true, options: { out: { type: 'string' } } });
-  if (!values.out || positionals.length === 0) throw new UsageError('report needs --out PREFIX and RESULT.json files');
+  const { values, positionals } = parseArgs({ args, allowPositionals: true, options: { out: { type: 'string' }, readme: { type: 'string' } } });
+  if (!values.out || positionals.length === 0) throw new UsageError('report needs --out PREFIX and RESULT.json files [--readme README.md]');
   const results = positionals.map((p) => {
     const last = readFileSync(p, 'utf8').trim().split('\n').pop() ?? '';
     return JSON.parse(last) as BenchResult;
   });
-  const md = results.map((r) => `### ${r.modelName}, ${r.device}\n\n${markdownTable(r)}\n`).join('\n');
-  writeFileSync(`${values.out}.md`, `${md}\n![tokens/s and peak memory](${basename(values.out)}.svg)\n`);
+  writeFileSync(`${values.out}.md`, markdownReport(results, `${basename(values.out)}.svg`));
   writeFileSync(`${values.out}.svg`, svgChart(results));
   process.stdout.write(`wrote ${values.out}.md and ${values.out}.svg\n`);
+  if (values.readme) {
+    const chart = relative(dirname(resolve(values.readme)), resolve(`${values.out}.svg`));
+    writeFileSync(values.readme, spliceReadme(readFileSync(values.readme, 'utf8'), markdownReport(results, chart)));
+    process.stdout.write(`updated the report section of ${values.readme}\n`);
+  }
   return 0;
 }
 
