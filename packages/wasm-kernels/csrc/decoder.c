@@ -46,12 +46,9 @@ static int init_linear(Linear *L, int n, int k, int is_q4) {
 
 #define ALLOC(p, count) (((p) = heap_alloc((uint64_t)(count) * sizeof(*(p)))) != 0)
 
-// Returns 0, or 1 when linear memory cannot hold the model. embed_mode: see M.embed_mode. head_mode: 0 fp32,
-// 1 q4, 2 the q4 embedding table itself (tied weights stored once; needs embed_mode 2).
-EXPORT(lm_create)
-int lm_create(int dim, int hidden, int n_layers, int n_heads, int n_kv, int head_dim, int vocab, int ctx, int max_t,
-              int is_q4, int head_mode, int interleaved, float eps, float attn_scale, int embed_mode, int max_threads) {
-  if (head_mode == 2 && embed_mode != 2) return 1;
+static int create(int dim, int hidden, int n_layers, int n_heads, int n_kv, int head_dim, int vocab, int ctx, int max_t,
+                  int is_q4, int head_mode, int interleaved, float eps, float attn_scale, int embed_mode, int max_threads,
+                  int real) {
   M.dim = dim, M.hidden = hidden, M.n_layers = n_layers, M.n_heads = n_heads, M.n_kv = n_kv;
   M.head_dim = head_dim, M.vocab = vocab, M.ctx = ctx, M.max_t = max_t, M.interleaved = interleaved;
   M.eps = eps, M.attn_scale = attn_scale;
@@ -61,11 +58,11 @@ int lm_create(int dim, int hidden, int n_layers, int n_heads, int n_kv, int head
   int wide = dim > M.q_dim ? dim : M.q_dim;
   int ok = ALLOC(M.layers, n_layers);
   for (int l = 0; ok && l < n_layers; l++) {
-    Layer *L = &M.layers[l];
+    Layer *L = real ? &M.layers[l] : &(Layer){0};
     ok = ALLOC(L->attn_norm, dim) && ALLOC(L->ffn_norm, dim) && ALLOC(L->qkv_bias, M.qkv_dim) && init_linear(&L->qkv, M.qkv_dim, dim, is_q4) &&
          init_linear(&L->o, dim, M.q_dim, is_q4) && init_linear(&L->gate_up, 2 * hidden, dim, is_q4) &&
          init_linear(&L->down, dim, hidden, is_q4);
-    for (int i = 0; ok && i < M.qkv_dim; i++) L->qkv_bias[i] = 0;
+    for (int i = 0; real && ok && i < M.qkv_dim; i++) L->qkv_bias[i] = 0;
   }
   M.embed = 0;
   M.embed_mode = embed_mode;
@@ -79,7 +76,23 @@ int lm_create(int dim, int hidden, int n_layers, int n_heads, int n_kv, int head
        ALLOC(M.proj, (size_t)max_t * dim) && ALLOC(M.logits, vocab) && ALLOC(M.scores, (size_t)max_threads * ctx) &&
        ALLOC(M.xq, (size_t)max_t * blocks * QBLOCK) && ALLOC(M.xs, (size_t)max_t * blocks) && ALLOC(M.tokens, max_t);
   if (ok && head_mode == 2) M.lm_head = M.embed_q; // the same codes and scales, one copy
-  return ok ? 0 : 1;
+  return ok;
+}
+
+// Returns 0, or 1 when linear memory cannot hold the model (found by a dry run, before memory grows).
+// embed_mode: see M.embed_mode. head_mode: 0 fp32, 1 q4, 2 the q4 embedding table itself (tied weights
+// stored once; needs embed_mode 2).
+EXPORT(lm_create)
+int lm_create(int dim, int hidden, int n_layers, int n_heads, int n_kv, int head_dim, int vocab, int ctx, int max_t,
+              int is_q4, int head_mode, int interleaved, float eps, float attn_scale, int embed_mode, int max_threads) {
+  if (head_mode == 2 && embed_mode != 2) return 1;
+  heap_dry_begin();
+  int fits = create(dim, hidden, n_layers, n_heads, n_kv, head_dim, vocab, ctx, max_t, is_q4, head_mode, interleaved, eps,
+                    attn_scale, embed_mode, max_threads, 0);
+  uint64_t top = heap_dry_end();
+  if (!fits || top > 0xFFFF0000ull) return 1;
+  return create(dim, hidden, n_layers, n_heads, n_kv, head_dim, vocab, ctx, max_t, is_q4, head_mode, interleaved, eps,
+                attn_scale, embed_mode, max_threads, 1) ? 0 : 1;
 }
 
 // Where the host writes tensors that need no repacking: 0 embed, 1 attn norm, 2 ffn norm, 3 final norm,

@@ -6,8 +6,28 @@
 extern unsigned char __heap_base;
 static uint32_t heap_top;
 
+// Dry runs count what a sequence of allocations would take without growing memory, so that a model
+// that cannot fit is refused before gigabytes are committed (memory never shrinks).
+static int dry;
+static uint64_t dry_top;
+
+void heap_dry_begin(void) {
+  if (heap_top == 0) heap_top = (uint32_t)(uintptr_t)&__heap_base;
+  dry = 1;
+  dry_top = heap_top;
+}
+
+uint64_t heap_dry_end(void) {
+  dry = 0;
+  return dry_top;
+}
+
 void *heap_alloc(uint64_t bytes) {
   if (heap_top == 0) heap_top = (uint32_t)(uintptr_t)&__heap_base;
+  if (dry) {
+    dry_top = ((dry_top + 63) & ~(uint64_t)63) + bytes;
+    return dry_top > 0xFFFF0000ull ? 0 : (void *)(uintptr_t)64; // a non-zero stand-in, never written through
+  }
   uint64_t start = ((uint64_t)heap_top + 63) & ~(uint64_t)63;
   if (bytes > 0xFFFF0000ull) return 0; // wasm32 addresses stop at 4 GiB
   uint64_t end = start + bytes;

@@ -41,6 +41,8 @@ float lm_expf(float x);
 
 // Bump allocator over linear memory, 64-byte aligned; 0 when memory cannot grow.
 void *heap_alloc(uint64_t bytes);
+void heap_dry_begin(void);
+uint64_t heap_dry_end(void); // the heap top the counted allocations would reach
 uint32_t lm_heap_mark_internal(void);
 void lm_heap_reset_internal(uint32_t mark);
 

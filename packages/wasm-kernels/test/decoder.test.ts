@@ -8,6 +8,7 @@ import { join } from 'node:path';
 import onnxProto from 'onnx-proto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createWasmDecoder } from '../src/index.js';
+import { startKernels } from '../src/wasm-runtime.js';
 import { ROOT, maxAbsDiff, ortLogits, readFolder, writeSeededModel } from './reference.js';
 
 const { onnx } = onnxProto;
@@ -95,6 +96,24 @@ describe('logits against onnxruntime-node', () => {
     await decoder.dispose();
     console.log(`${_}: max |logit diff| vs onnxruntime-node ${worst.toExponential(2)}`);
     expect(worst).toBeLessThan(tolerance);
+  });
+});
+
+describe('memory', () => {
+  // Llama 3.1 8B's shape, q4 with a q4 embedding: 4.7 GiB of weights cannot fit wasm32's 4 GiB. The refusal
+  // comes from a dry run of the allocations, before memory grows (a grown memory never shrinks).
+  it.each([1, 2])('refuses a model over 4 GiB before growing memory (%i thread(s))', async (threads) => {
+    const rt = await startKernels(threads);
+    try {
+      const before = rt.memory.buffer.byteLength;
+      expect(rt.exports.lm_create(4096, 14336, 32, 32, 8, 128, 128256, 4096, 16, 1, 2, 0, 1e-5, 0.088, 2, threads)).toBe(1);
+      expect(rt.memory.buffer.byteLength).toBe(before);
+      // The same shape with 8 layers (1.3 GiB) fits, and only then does memory grow.
+      expect(rt.exports.lm_create(4096, 14336, 8, 32, 8, 128, 128256, 4096, 16, 1, 2, 0, 1e-5, 0.088, 2, threads)).toBe(0);
+      expect(rt.memory.buffer.byteLength).toBeGreaterThan(1e9);
+    } finally {
+      await rt.dispose();
+    }
   });
 });
 
