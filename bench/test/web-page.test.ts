@@ -1,8 +1,9 @@
 // The bench page in headless Debian Chromium: built with Vite, served cross-origin isolated with a
 // seeded synthetic model, run on wasm and on webgpu (the software adapter), the exported JSON checked
 // field by field against the model's files and `pnpm bench report`'s renderers, the chart rendered (a
-// screenshot is saved), a run the planner refuses, and an allocation failure the page survives.
-// LOCALM_SLOW=1 adds the qwen2.5-0.5b preset on wasm.
+// screenshot is saved), a run the planner refuses, an allocation failure the page survives, and the
+// wllama peer on the GGUF of the same weights with localm on 2 threads. LOCALM_SLOW=1 adds the
+// qwen2.5-0.5b preset on wasm.
 
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -27,9 +28,9 @@ let browser: Browser;
 let page: Page;
 
 beforeAll(async () => {
-  await convertSynth({ preset: 'tiny', seed: 1, dtype: 'q4', outDir: modelDir }); // seed 1: the page's own synth seed
+  await convertSynth({ preset: 'tiny', seed: 1, dtype: 'q4', outDir: modelDir, ggufPath: `${modelDir}.gguf` }); // seed 1: the page's own synth seed
   await buildBenchPage(join(work, 'page'));
-  const mounts = [{ prefix: '/model/', path: modelDir }];
+  const mounts = [{ prefix: '/model/', path: modelDir }, { prefix: '/model.gguf', path: `${modelDir}.gguf` }];
   if (SLOW) {
     await convertSynth({ preset: 'qwen2.5-0.5b', seed: 1, dtype: 'q4', outDir: join(work, 'qwen2.5-0.5b-q4') });
   }
@@ -171,6 +172,25 @@ test('an allocation failure ends the run with a clear message, and the next run 
   expect(await page.getAttribute('body', 'data-state')).toBe('done');
   expectPlausible(await exported(0), modelDir, 'wasm', 16, 8);
 });
+
+test('wllama on the GGUF beside localm on 2 threads: both rows, wllama on its multi-thread build, the GGUF as its weights', async () => {
+  expect(await runPage({ devices: 'wasm', runtimes: 'localm,wllama', gguf: '/model.gguf', threads: '2' }, 180_000)).toBe('done');
+  const r = await exported(0);
+  expectPlausible(r, modelDir, 'wasm', 16, 8);
+  const raw = await page.evaluate(() => (globalThis as unknown as { localmBench: { rawRuns: { runtime: string; threads: number }[] } }).localmBench.rawRuns.map((x) => ({ runtime: x.runtime, threads: x.threads })));
+  expect(raw).toEqual([{ runtime: 'localm', threads: 2 }, { runtime: 'wllama', threads: 2 }]); // localm's kernels started a second thread
+  const wllama = r.runtimes[1]!;
+  expect(wllama.runtime).toBe('wllama');
+  expect(wllama.weightBytes).toBe(statSync(`${modelDir}.gguf`).size);
+  expect(wllama.generatedTokens).toBe(8); // EOS ignored: every token asked for
+  expect(wllama.decodeTokensPerSecond.median).toBeGreaterThan(0);
+  expect(wllama.ttftMs.median).toBeGreaterThan(0);
+  expect(wllama.interTokenP95Ms).toBeGreaterThanOrEqual(wllama.interTokenP50Ms);
+  const notes = wllama.notes.join(' ');
+  expect(notes).toContain('multi-thread build, 2 threads');
+  expect(notes).toMatch(/prompt as text .*: \d+ tokens for llama\.cpp's tokenizer, from our 16/);
+  expect(markdownTable(r)).toContain('| wllama | wasm |');
+}, 240_000);
 
 test.runIf(SLOW)('qwen2.5-0.5b generated in the page, on wasm (LOCALM_SLOW=1)', async () => {
   expect(await runPage({ preset: 'qwen2.5-0.5b', dtype: 'q4', devices: 'wasm', promptTokens: '128', genTokens: '64', runs: '1' }, 900_000)).toBe('done');

@@ -27,7 +27,12 @@ function byteLevelChars(): Map<string, number> {
   return new Map(chars.map((c, i) => [c, bytes[i]!]));
 }
 
-async function tokenizerJson(source: RunSource): Promise<{ model: { vocab: Record<string, number> } }> {
+interface TokenizerJson {
+  model: { vocab: Record<string, number> };
+  added_tokens?: { id: number }[];
+}
+
+async function tokenizerJson(source: RunSource): Promise<TokenizerJson> {
   if (source.kind === 'url') return (await (await fetch(new URL('tokenizer.json', source.url))).json()) as never;
   if (source.kind === 'files') {
     const file = source.files.find((f) => f.name === 'tokenizer.json' || f.webkitRelativePath.endsWith('/tokenizer.json'));
@@ -38,20 +43,27 @@ async function tokenizerJson(source: RunSource): Promise<{ model: { vocab: Recor
   return JSON.parse(await (await (await dir.getFileHandle('tokenizer.json')).getFile()).text()) as never;
 }
 
-/** The folder's byte-level vocab: each id's bytes. */
+/** The folder's byte-level vocab: each id's bytes; added (special) tokens left out. */
 async function vocabBytes(source: RunSource): Promise<Map<number, number[]>> {
-  const vocab = (await tokenizerJson(source)).model.vocab;
+  const json = await tokenizerJson(source);
+  const added = new Set((json.added_tokens ?? []).map((t) => t.id));
   const byteOf = byteLevelChars();
-  return new Map(Object.entries(vocab).map(([piece, id]) => [id, [...piece].map((c) => byteOf.get(c) ?? 0x3f)]));
+  return new Map(Object.entries(json.model.vocab).filter(([, id]) => !added.has(id)).map(([piece, id]) => [id, [...piece].map((c) => byteOf.get(c) ?? 0x3f)]));
 }
 
+const isPrintableAscii = (bytes: readonly number[]): boolean => bytes.length > 0 && bytes.every((b) => b >= 0x20 && b < 0x7f);
+
 /**
- * The prompt's ids as text: wllama takes text prompts only (its completion glue reads `prompt` as a
- * string), so llama.cpp tokenizes this again. The count it gets (timings.prompt_n) is the prompt length
- * wllama's prefill is measured on; its ids are not ours.
+ * The prompt as text: wllama takes text prompts only (its completion glue reads `prompt` as a string),
+ * so llama.cpp tokenizes this again. Each of our ids whose piece is not printable ASCII is swapped for
+ * one that is (chosen by the id, so the same every run): stray UTF-8 bytes would come back as U+FFFD,
+ * 3 bytes each, and about triple the prompt llama.cpp sees. The count it gets (timings.prompt_n) is the
+ * prompt length wllama's prefill is measured on; its ids are not ours.
  */
 function promptText(bytesOf: ReadonlyMap<number, number[]>, ids: readonly number[]): string {
-  return new TextDecoder().decode(new Uint8Array(ids.flatMap((id) => bytesOf.get(id) ?? [])));
+  const ascii = [...bytesOf].filter(([, bytes]) => isPrintableAscii(bytes)).map(([id]) => id).sort((a, b) => a - b);
+  const bytes = ids.flatMap((id) => bytesOf.get(isPrintableAscii(bytesOf.get(id) ?? []) ? id : ascii[id % ascii.length]!)!);
+  return new TextDecoder().decode(new Uint8Array(bytes));
 }
 
 export async function runWllama(request: RunRequest): Promise<BrowserRawRun> {
@@ -102,7 +114,7 @@ export async function runWllama(request: RunRequest): Promise<BrowserRawRun> {
   const tokenTimesMs = evenly ? Array.from({ length: n }, (_, i) => tokenTimes[0]! + (n > 1 ? ((tokenTimes.at(-1)! - tokenTimes[0]!) * i) / (n - 1) : 0)) : tokenTimes;
   const notes = [
     `wllama (llama.cpp ${Wllama.getLibllamaVersion()}), ${wllama.isMultithread() ? `multi-thread build, ${wllama.getNumThreads()} threads` : 'single-thread build'}, GGUF`,
-    `prompt as text (wllama takes no token ids): ${timings.prompt_n} tokens for llama.cpp's tokenizer, from our ${request.prompt.length}; ids not comparable`,
+    `prompt as text (wllama takes no token ids; non-ASCII pieces swapped for ASCII ones): ${timings.prompt_n} tokens for llama.cpp's tokenizer, from our ${request.prompt.length}; ids not comparable`,
     `EOS banned (ignore_eos); ${nonAscii.length} tokens with non-ASCII bytes banned too (wllama fails on invalid UTF-8 output): greedy over the rest`,
     ...(evenly ? [`${tokenTimes.length} chunks for ${n} tokens: times spread evenly`] : []),
   ];
