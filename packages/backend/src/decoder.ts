@@ -34,6 +34,9 @@ export interface DecoderInfo {
   engineNotes: string[]; // engines passed over on that device, with reasons
   kv: KvLayout;
   vocabSize: number;
+  // The most tokens one runtime call computes correctly; step() splits longer inputs into calls of at
+  // most this many (callers that check for aborts between calls may chunk to it). Absent: no limit.
+  maxStepTokens?: number;
 }
 
 /** One model graph on one device, with its KV cache. */
@@ -140,6 +143,21 @@ async function openWasm(files: ModelFiles, options: DecoderOptions, skipped: Ski
   return openOrt('wasm', files, options, skipped, engineNotes);
 }
 
+/**
+ * onnxruntime-web 1.30's native WebGPU engine computes some calls of more than 16 tokens wrongly (issue #8).
+ * Measured on Chromium's SwiftShader adapter with stories260K (GroupQueryAttention after separate
+ * RotaryEmbedding nodes), greedy ids against onnxruntime-node's, for a 377-token prompt and a 376-token
+ * one (the same without its second token). Single calls from an empty cache: 16-40 tokens right for
+ * both, 48, 64 and 96 wrong for one, 128 wrong for the other. The whole prompts in calls of 48, 64 or 128
+ * (first call 0, 1 or 5 tokens): the second gives 391 where cpu gives 439. Calls of at most 32 passed
+ * over whole prompts, but a 64-token prefix fed as 32 + 32 and a 128-token one as 4 x 32 were wrong
+ * (the same ids as unsplit), and so was 226 tokens on 150 cached. Calls of at most 16 gave cpu's ids in
+ * every case tried (prefixes of 48-128, 150 + 226, 100 + 60, whole prompts in 8/16-token calls from
+ * offsets 0, 1, 5). Whether a size fails depends on the tokens: 16 is the size seen right every time,
+ * not a proven bound. Per-call cost is one logits read-back.
+ */
+const NATIVE_WEBGPU_MAX_STEP_TOKENS = 16;
+
 /** An onnxruntime session (native, WASM or WebGPU) with a KV cache of its own tensors. */
 async function openOrt(device: Device, files: ModelFiles, options: DecoderOptions, skipped: SkippedDevice[], engineNotes: string[]): Promise<Decoder> {
   const webgpuEngine = options.webgpuEngine ?? DEFAULT_WEBGPU_ENGINE;
@@ -163,7 +181,8 @@ async function openOrt(device: Device, files: ModelFiles, options: DecoderOption
       options.signal?.throwIfAborted();
     }
     const engine: Engine = device === 'cpu' ? 'onnxruntime-node' : device === 'webgpu' && webgpuEngine === 'native' ? 'onnxruntime-web/webgpu' : 'onnxruntime-web';
-    return new OrtDecoder(ort, session, { device, skipped: [...skipped], engine, engineNotes, kv, vocabSize }, kvDataType, gpu, untrack);
+    const limit = engine === 'onnxruntime-web/webgpu' ? { maxStepTokens: NATIVE_WEBGPU_MAX_STEP_TOKENS } : {};
+    return new OrtDecoder(ort, session, { device, skipped: [...skipped], engine, engineNotes, kv, vocabSize, ...limit }, kvDataType, gpu, untrack);
   } catch (err) {
     gpu?.release();
     await session?.release().then(untrack, () => undefined);
@@ -273,6 +292,23 @@ class OrtDecoder implements Decoder {
     // interleave in one KV cache: refuse instead.
     if (this.#busy) throw new LocalmError('busy', 'a step is already running on this decoder');
     this.#busy = true;
+    const start = this.#cache.length;
+    const size = this.info.maxStepTokens ?? ids.length;
+    try {
+      let last: Float32Array | undefined;
+      for (let at = 0; at < ids.length; at += size) last = await this.#run(ids.slice(at, at + size));
+      return last!;
+    } catch (err) {
+      // The calls that succeeded advanced the cache: cut it back so a failed step leaves it as it was.
+      this.#cache.truncate(start);
+      throw err;
+    } finally {
+      this.#busy = false;
+    }
+  }
+
+  /** One runtime call: `ids` after the cached tokens; returns the last one's logits. */
+  async #run(ids: readonly number[]): Promise<Float32Array> {
     const outputs: Tensor[] = [];
     try {
       const total = this.#cache.length + ids.length;
@@ -285,7 +321,7 @@ class OrtDecoder implements Decoder {
       outputs.push(...Object.values(result));
       const logits = result['logits']!;
       const vocab = this.info.vocabSize;
-      // On webgpu the logits are a GPU buffer too: one read-back per step, the only one.
+      // On webgpu the logits are a GPU buffer too: one read-back per call, the only one.
       const all = (logits.location === 'cpu' ? logits.data : await this.#guard(logits.getData())) as Float32Array;
       const last = all.slice((ids.length - 1) * vocab, ids.length * vocab);
       logits.dispose();
@@ -293,11 +329,9 @@ class OrtDecoder implements Decoder {
       outputs.length = 0; // the cache owns present.* now
       return last;
     } catch (err) {
-      // A failed step leaves the cache as it was: free what this run made.
+      // Free what this call made; the cache still holds what it had before it.
       for (const t of outputs) t.dispose();
       throw err;
-    } finally {
-      this.#busy = false;
     }
   }
 

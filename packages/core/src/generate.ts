@@ -80,12 +80,15 @@ export async function* generateTokens(ctx: GenerationContext, promptIds: number[
   const reused = decoder.cachedTokens; // a device may keep less than asked
   cachedIds.length = reused;
   let logits: Float32Array | undefined;
-  for (let at = reused; at < promptIds.length; at += PREFILL_CHUNK_TOKENS) {
+  // A decoder that splits long calls anyway (backend's maxStepTokens) gets chunks of its size, so an
+  // abort is checked between the calls it really makes.
+  const chunkTokens = Math.min(PREFILL_CHUNK_TOKENS, decoder.info.maxStepTokens ?? PREFILL_CHUNK_TOKENS);
+  for (let at = reused; at < promptIds.length; at += chunkTokens) {
     if (at > reused) {
       await nextTask();
       signal?.throwIfAborted(); // the cache keeps the chunks fed so far: cachedIds says which
     }
-    const chunk = promptIds.slice(at, at + PREFILL_CHUNK_TOKENS);
+    const chunk = promptIds.slice(at, at + chunkTokens);
     logits = await decoder.step(chunk);
     cachedIds.push(...chunk);
   }
