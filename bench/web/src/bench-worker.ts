@@ -37,7 +37,8 @@ async function run(request: RunRequest): Promise<BrowserRawRun> {
     device: request.device,
     numThreads: request.threads,
     wasmEngine: request.runtime === 'onnxruntime-web' ? 'onnxruntime' : 'auto',
-    cache: false, // the bench measures the model, not a second copy in the Cache API
+    // A URL goes through the model cache as in an app: the weights then reach WASM in byte ranges read
+    // from the cache on disk. (cache: false would hold the whole download in memory beside them.)
     onProgress: ({ loadedBytes, totalBytes, file }) =>
       post({ type: 'progress', phase: 'load', fraction: totalBytes > 0 ? loadedBytes / totalBytes : 0, text: `loading ${file}: ${(loadedBytes / 1e6).toFixed(0)} of ${(totalBytes / 1e6).toFixed(0)} MB` }),
   });

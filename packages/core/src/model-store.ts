@@ -79,6 +79,24 @@ async function openCachedStore(source: string | URL, options: ModelStoreOptions)
       return bytes;
     },
     localPath: (name) => (files.has(name) ? cache.backend.localPath(cache.fileKey(record, name)) : undefined),
+    // Checked against its sha256 when it was downloaded; here only its size is checked again.
+    async openRanges(name) {
+      const file = files.get(name);
+      const ranges = file && (await cache.backend.readRanges?.(cache.fileKey(record, name)));
+      if (!file || !ranges) return undefined;
+      if (ranges.size !== file.sizeBytes) {
+        await ranges.close();
+        throw new LocalmError('checksum_mismatch', `${name} of ${record.url} in the model cache (${cache.location}) is ${ranges.size} bytes, not ${file.sizeBytes}: delete it from the cache and load again`);
+      }
+      return {
+        size: ranges.size,
+        read: (offset, target) =>
+          ranges.read(offset, target).catch((cause: unknown) => {
+            throw new LocalmError('not_found', `cannot read ${name} of ${record.url} from the model cache (${cache.location}): ${String(cause)}`, { cause });
+          }),
+        close: () => ranges.close(),
+      };
+    },
   };
 }
 

@@ -3,7 +3,7 @@
 // naming write W: a blob without its index is not there, replacing a blob swaps the index in one put,
 // and abort deletes the parts it wrote.
 
-import { concatBytes, estimateBrowserQuota, type BlobWriter, type StorageBackend } from './storage.js';
+import { blobRanges, concatBytes, estimateBrowserQuota, type BlobRanges, type BlobWriter, type StorageBackend } from './storage.js';
 
 const PART_BYTES = 16 << 20; // a part is held in memory until it is put
 const ORIGIN = 'https://localm.invalid/'; // entries are ours, not responses of that URL
@@ -80,6 +80,18 @@ class CacheApiStorage implements StorageBackend {
     const pieces: Uint8Array[] = [];
     for await (const chunk of chunks) pieces.push(chunk);
     return pieces.length === 1 && pieces[0]!.length === index.sizeBytes ? pieces[0]! : concatBytes(pieces, index.sizeBytes);
+  }
+
+  async readRanges(key: string): Promise<BlobRanges | undefined> {
+    const index = await this.#index(key);
+    if (!index) return undefined;
+    const blobs: Blob[] = [];
+    for (let i = 0; i < index.parts; i++) {
+      const part = await this.cache.match(urlOf(key, `write=${index.write}&part=${i}`));
+      if (!part) throw new Error(`${key}: part ${i} of ${index.parts} is missing from the Cache API`);
+      blobs.push(await part.blob()); // Chromium backs a cached response's Blob by the cache on disk
+    }
+    return blobRanges(blobs, key);
   }
 
   async readChunks(key: string): Promise<AsyncIterable<Uint8Array> | undefined> {

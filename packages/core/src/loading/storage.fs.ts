@@ -3,7 +3,7 @@
 // node: modules are imported on use, so a web bundle that reaches this file never loads them.
 
 import { LocalmError } from '@localm/errors';
-import type { BlobWriter, StorageBackend } from './storage.js';
+import type { BlobRanges, BlobWriter, StorageBackend } from './storage.js';
 
 type Fs = typeof import('node:fs/promises');
 type Path = typeof import('node:path');
@@ -82,6 +82,28 @@ class FsStorage implements StorageBackend {
       if ((err as { code?: string }).code === 'ENOENT') return undefined;
       throw err;
     }
+  }
+
+  async readRanges(key: string): Promise<BlobRanges | undefined> {
+    let handle: import('node:fs/promises').FileHandle;
+    try {
+      handle = await this.fs.open(this.localPath(key), 'r');
+    } catch (err) {
+      if ((err as { code?: string }).code === 'ENOENT') return undefined;
+      throw err;
+    }
+    const { size } = await handle.stat();
+    return {
+      size,
+      async read(offset, target) {
+        for (let done = 0; done < target.byteLength; ) {
+          const { bytesRead } = await handle.read(target, done, target.byteLength - done, offset + done);
+          if (bytesRead === 0) throw new RangeError(`${key}: bytes ${offset}-${offset + target.byteLength} are outside its ${size} bytes`);
+          done += bytesRead;
+        }
+      },
+      close: () => handle.close(),
+    };
   }
 
   async readChunks(key: string): Promise<AsyncIterable<Uint8Array> | undefined> {

@@ -3,7 +3,7 @@
 // reader never sees half a file. Needs FileSystemFileHandle.createWritable (Chromium 86+, Firefox 111+,
 // Safari 26+); TODO(#4): Safari before 26 has only sync access handles, inside workers.
 
-import { estimateBrowserQuota, type BlobWriter, type StorageBackend } from './storage.js';
+import { blobRanges, estimateBrowserQuota, type BlobRanges, type BlobWriter, type StorageBackend } from './storage.js';
 
 // The async-iterable parts of the OPFS API are not in TypeScript's DOM lib without DOM.AsyncIterable.
 type Directory = FileSystemDirectoryHandle & { values(): AsyncIterable<FileSystemDirectoryHandle | FileSystemFileHandle> };
@@ -72,6 +72,11 @@ class OpfsStorage implements StorageBackend {
   async read(key: string): Promise<Uint8Array | undefined> {
     const file = await this.#file(key);
     return file && new Uint8Array(await file.arrayBuffer());
+  }
+
+  async readRanges(key: string): Promise<BlobRanges | undefined> {
+    const file = await this.#file(key);
+    return file && blobRanges([file], key);
   }
 
   async readChunks(key: string): Promise<AsyncIterable<Uint8Array> | undefined> {

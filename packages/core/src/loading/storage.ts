@@ -29,12 +29,49 @@ export interface StorageBackend {
   read(key: string): Promise<Uint8Array | undefined>;
   /** The blob in pieces (to hash a large file without holding it), or undefined when there is none. */
   readChunks(key: string): Promise<AsyncIterable<Uint8Array> | undefined>;
+  /** Byte ranges of the blob without reading all of it, where the place allows; undefined when there is none. */
+  readRanges?(key: string): Promise<BlobRanges | undefined>;
   /** Keys of the complete blobs whose key starts with `prefix`. */
   keys(prefix: string): Promise<string[]>;
   /** Removes the blob `prefix` and every blob under `prefix/`. */
   remove(prefix: string): Promise<void>;
   /** A filesystem path for the blob, where it has one (the native runtime reads files itself). */
   localPath(key: string): string | undefined;
+}
+
+/** Byte ranges of one stored blob; `close()` when done. */
+export interface BlobRanges {
+  readonly size: number;
+  read(offset: number, target: Uint8Array): Promise<void>;
+  close(): Promise<void>;
+}
+
+/**
+ * Ranges over Blobs laid end to end (an OPFS File, the Cache API's parts): `slice()` reads only what is
+ * asked, where a whole `arrayBuffer()` would hold the file in memory next to its copy in WASM.
+ */
+export function blobRanges(blobs: readonly Blob[], name: string): BlobRanges {
+  const starts: number[] = [];
+  let size = 0;
+  for (const blob of blobs) {
+    starts.push(size);
+    size += blob.size;
+  }
+  return {
+    size,
+    async read(offset, target) {
+      const end = offset + target.byteLength;
+      if (offset < 0 || end > size) throw new RangeError(`${name}: bytes ${offset}-${end} are outside its ${size} bytes`);
+      for (let i = 0, done = 0; i < blobs.length && done < target.byteLength; i++) {
+        const from = Math.max(offset + done, starts[i]!);
+        const to = Math.min(end, starts[i]! + blobs[i]!.size);
+        if (from >= to) continue;
+        target.set(new Uint8Array(await blobs[i]!.slice(from - starts[i]!, to - starts[i]!).arrayBuffer()), from - offset);
+        done = to - offset;
+      }
+    },
+    close: async () => undefined,
+  };
 }
 
 /** Writes a whole small blob (a record) so that readers see the old bytes or the new, never a mix. */
