@@ -39,6 +39,9 @@ export interface MemoryPlan {
 export const CALIBRATION = {
   cpu: { baselineBytes: 90e6, weightCopies: 0.87 },
   wasm: { baselineBytes: 63e6 },
+  // Headless Chromium's renderer (page, bench worker, the download streaming into the Cache API), measured
+  // as renderer VmHWM minus WASM memory on the 1B preset: 1360 MB peak for 1056 MB of WASM memory.
+  browserBaselineBytes: 300e6,
   tokenizerBytesPerEntry: 700,
   wasmScratchBytes: 10 * 2 ** 20, // one slab of q4 rows and its scales while loading
 } as const;
@@ -97,7 +100,7 @@ export function wasmKernelsRun(config: PlannerConfig): boolean {
 export function planMemory(
   config: PlannerConfig,
   device: PlanDevice,
-  use: { promptTokens: number; contextTokens: number; contextLength?: number },
+  use: { promptTokens: number; contextTokens: number; contextLength?: number; host?: 'node' | 'browser' },
 ): MemoryPlan {
   const s = shapeOf(config);
   const w = weightBytes(config);
@@ -117,7 +120,8 @@ export function planMemory(
     const chunk = 16; // prefill tokens per call into the kernels
     const activationBytes = 4 * (chunk * (s.h * 3 + s.q + 2 * s.kv + 3 * s.ff) + config.vocab_size) + 4 * 2 * reservedContext;
     const kvCacheBytes = kvPerPosition * use.contextTokens;
-    const runtimeBytes = CALIBRATION.wasm.baselineBytes + tokenizerBytes + CALIBRATION.wasmScratchBytes;
+    const baseline = use.host === 'browser' ? CALIBRATION.browserBaselineBytes : CALIBRATION.wasm.baselineBytes;
+    const runtimeBytes = baseline + tokenizerBytes + CALIBRATION.wasmScratchBytes;
     const reservedBytes = residentWeightBytes + kvPerPosition * reservedContext + activationBytes + CALIBRATION.wasmScratchBytes;
     return plan(w, residentWeightBytes, kvCacheBytes, activationBytes, runtimeBytes, reservedBytes);
   }

@@ -94,7 +94,7 @@ function expectPlausible(r: BenchResult & Record<string, unknown>, dir: string, 
   expect(ours.memorySource).toMatch(/^page: /);
   // The planner's figure is planner.ts's own on the folder's config.json.
   const config = JSON.parse(readFileSync(join(dir, 'config.json'), 'utf8')) as PlannerConfig;
-  expect(r.plan!.totalBytes).toBe(planMemory(config, 'wasm', { promptTokens, contextTokens: promptTokens + genTokens }).totalBytes);
+  expect(r.plan!.totalBytes).toBe(planMemory(config, 'wasm', { promptTokens, contextTokens: promptTokens + genTokens, host: 'browser' }).totalBytes);
   // planner.ts sizes the weights from config.json alone: within 2% of the file (exact on tiny; 0.65% under on qwen2.5-0.5b).
   expect(Math.abs(r.plan!.weightBytes / statSync(join(dir, 'onnx', 'model.onnx_data')).size - 1)).toBeLessThan(0.02);
   const env = r.environment!;

@@ -154,7 +154,7 @@ export async function runBrowserBench(args: string[]): Promise<number> {
     return summary;
   });
   const config = JSON.parse(readFileSync(join(modelDir, 'config.json'), 'utf8')) as PlannerConfig;
-  const plan = planMemory(config, 'wasm', { promptTokens, contextTokens: promptTokens + genTokens });
+  const plan = planMemory(config, 'wasm', { promptTokens, contextTokens: promptTokens + genTokens, host: 'browser' });
   const result = browserBenchResult({
     modelDir, modelName: basename(modelDir), device, promptTokens, genTokens, threads, runtimes: summaries, plan,
     environment: byRuntime.get('localm')![0]!.environment,
@@ -165,7 +165,7 @@ export async function runBrowserBench(args: string[]): Promise<number> {
   const lines = [
     `model ${result.modelName} in headless Chromium (${device}), ${promptTokens}-token prompt, ${genTokens} generated, ${runs} runs, ${threads} thread(s); medians, ±half the range`,
     markdownTable(result),
-    `planner (wasm calibration): predicted ${(plan.totalBytes / 1e6).toFixed(0)} MB; measured ${(measured / 1e6).toFixed(0)} MB (${summaries[0]!.memorySource}) (${(result.plan!.errorRatio * 100).toFixed(1)}%)`,
+    `planner (wasm, in a browser): predicted ${(plan.totalBytes / 1e6).toFixed(0)} MB; measured ${(measured / 1e6).toFixed(0)} MB (${summaries[0]!.memorySource}) (${(result.plan!.errorRatio * 100).toFixed(1)}%)`,
     `browser: ${env.userAgent}; crossOriginIsolated ${env.crossOriginIsolated}; WebGPU ${env.webgpu ? `${env.webgpu.vendor} ${env.webgpu.architecture}${env.webgpu.isFallbackAdapter ? ' (fallback)' : ''}` : 'none'}`,
     `others' CPU over the whole bench: ${foreignCpu ? `${foreignCpu.foreignCpuSeconds.toFixed(1)} CPU-s in ${foreignCpu.wallSeconds.toFixed(1)} s (${foreignCpu.foreignCores.toFixed(2)} of ${foreignCpu.cores} cores)` : 'unknown (no /proc)'}`,
     ...summaries.map((s) => `${s.runtime}: ${s.notes.join('; ')}`),

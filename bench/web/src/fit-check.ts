@@ -18,7 +18,7 @@ export function checkFit(
 ): FitCheck {
   // The planner is calibrated for the CPU devices; on webgpu the weights sit in GPU memory, which on
   // phones and laptops is the same RAM: wasm's figure is the closer of the two. TODO(#9): calibrate webgpu.
-  const plan = planMemory(config, 'wasm', { promptTokens: use.promptTokens, contextTokens: use.promptTokens + use.genTokens });
+  const plan = planMemory(config, 'wasm', { promptTokens: use.promptTokens, contextTokens: use.promptTokens + use.genTokens, host: 'browser' });
   const notes = [`planner: ${mb(plan.totalBytes)} (weights ${mb(plan.weightBytes)}, KV ${mb(plan.kvCacheBytes)}, activations ${mb(plan.activationBytes)}, runtime ${mb(plan.runtimeBytes)})${device === 'webgpu' ? ' with the wasm calibration' : ''}`];
   let refusal: string | undefined;
   if (use.budgetBytes !== undefined) {
