@@ -62,8 +62,10 @@ export function spliceReadme(readme: string, report: string): string {
   return `${readme.slice(0, start + README_START.length)}\n${report}${readme.slice(end)}`;
 }
 
+const PANEL_HEIGHT = 270;
+
 /**
- * An SVG with two bar charts side by side: decode tokens/s and peak RSS (MB), one group of bars per
+ * An SVG with two bar charts, one above the other: decode tokens/s and peak RSS (MB), one group of bars per
  * result (model), one bar per runtime.
  */
 export function svgChart(results: readonly BenchResult[]): string {
@@ -72,7 +74,7 @@ export function svgChart(results: readonly BenchResult[]): string {
   const runtimes = [...new Set(results.flatMap((r) => r.runtimes.map(key)))];
   const colors = ['#2b6cb0', '#dd6b20', '#38a169', '#805ad5', '#c53030', '#718096', '#d69e2e', '#319795', '#b83280'];
   const panel = (title: string, value: (s: RuntimeSummary) => number, x0: number): string => {
-    const width = 420;
+    const width = 860;
     const height = 260;
     const max = Math.max(1e-9, ...results.flatMap((r) => r.runtimes.map(value)));
     const groupWidth = (width - 40) / Math.max(1, results.length);
@@ -97,15 +99,17 @@ export function svgChart(results: readonly BenchResult[]): string {
   const legend = runtimes
     .map((name, i) => {
       const x = 20 + (i % perRow) * 170;
-      const y = 275 + Math.floor(i / perRow) * 16;
+      const y = 2 * PANEL_HEIGHT + 15 + Math.floor(i / perRow) * 16;
       return `<rect x="${x}" y="${y}" width="10" height="10" fill="${colors[i % colors.length]}"/><text x="${x + 14}" y="${y + 9}" font-size="11">${name}</text>`;
     })
     .join('\n');
-  const height = 290 + Math.ceil(runtimes.length / perRow) * 16;
+  const height = 2 * PANEL_HEIGHT + 30 + Math.ceil(runtimes.length / perRow) * 16;
   return [
     `<svg xmlns="http://www.w3.org/2000/svg" width="880" height="${height}" font-family="sans-serif">`,
     panel('decode tokens/s (higher is better)', (s) => s.decodeTokensPerSecond.median, 0),
-    panel('peak RSS, MB (lower is better)', (s) => s.peakRssBytes.median / 1e6, 440),
+    `<g transform="translate(0, ${PANEL_HEIGHT})">`,
+    panel('peak RSS, MB (lower is better)', (s) => s.peakRssBytes.median / 1e6, 0),
+    '</g>',
     legend,
     '</svg>',
   ].join('\n');
