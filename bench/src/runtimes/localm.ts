@@ -1,6 +1,7 @@
 // localm itself, through its public API only: loadModel, generate with token ids, the done event's timings.
 
 import { loadModel, type LoadModelOptions } from '@localm/core';
+import { tokenTimes } from '../token-times.js';
 import type { RawRun, RunRequest, Runtime } from './runtime.js';
 
 export const runLocalm: Runtime = (request) => run(request, { device: request.device });
@@ -26,28 +27,4 @@ async function run(request: RunRequest, options: LoadModelOptions): Promise<RawR
   if (!done) throw new Error('generate() ended without a done event');
   if (done.cached !== 0) throw new Error(`${done.cached} prompt tokens came from the KV cache; the bench needs a cold prompt`);
   return { loadMs, tokenIds: done.tokenIds, tokenTimesMs: tokenTimes(events, done), notes: [`device ${device}, engine ${engine}`] };
-}
-
-/**
- * When each token was known. A text event carries the token that completed it; tokens whose bytes were
- * held back (partial UTF-8) have no event of their own, so their times are spread evenly between the
- * events around them. The first token is known when prefill ends, the last when decoding ends.
- */
-function tokenTimes(events: { atMs: number; tokenId: number }[], done: { tokenIds: number[]; prefillMs: number; decodeMs: number }): number[] {
-  const n = done.tokenIds.length;
-  const known = new Map<number, number>([[0, done.prefillMs]]);
-  let position = 0;
-  for (const e of events) {
-    while (position < n && done.tokenIds[position] !== e.tokenId) position++;
-    if (position < n && position > 0) known.set(position, e.atMs);
-  }
-  known.set(n - 1, done.prefillMs + done.decodeMs);
-  const anchors = [...known].sort((a, b) => a[0] - b[0]);
-  const times = new Array<number>(n);
-  for (let a = 0; a + 1 < anchors.length; a++) {
-    const [p0, t0] = anchors[a]!;
-    const [p1, t1] = anchors[a + 1]!;
-    for (let p = p0; p <= p1; p++) times[p] = p1 === p0 ? t0 : t0 + ((t1 - t0) * (p - p0)) / (p1 - p0);
-  }
-  return times;
 }

@@ -159,19 +159,15 @@ async function openLocalStore(folder: string): Promise<ModelStore> {
     },
     localPath: resolveInside,
     async openRanges(name) {
-      const handle = await fs.open(resolveInside(name), 'r').catch(() => undefined);
-      if (!handle) return undefined;
-      const { size } = await handle.stat();
-      return {
-        size,
-        async read(offset, target) {
-          for (let done = 0; done < target.byteLength; ) {
-            const { bytesRead } = await handle.read(target, done, target.byteLength - done, offset + done);
-            if (bytesRead === 0) throw new LocalmError('corrupt_model', `${resolveInside(name)} ends at ${size} bytes; a tensor needs ${offset + target.byteLength}`);
-            done += bytesRead;
-          }
-        },
-        close: () => handle.close(),
+      const { openFileRanges } = await import('./loading/storage.fs.js');
+      const ranges = await openFileRanges(fs, resolveInside(name));
+      return ranges && {
+        size: ranges.size,
+        read: (offset, target) =>
+          ranges.read(offset, target).catch((cause: unknown) => {
+            throw new LocalmError('corrupt_model', `${resolveInside(name)}: ${String(cause)}`, { cause });
+          }),
+        close: () => ranges.close(),
       };
     },
   };

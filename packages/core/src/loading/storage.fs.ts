@@ -10,6 +10,29 @@ type Path = typeof import('node:path');
 
 const TEMP_SUFFIX = '.localm-partial';
 
+/** Byte ranges of a file through one open handle; undefined when the file does not exist. */
+export async function openFileRanges(fs: Fs, path: string): Promise<BlobRanges | undefined> {
+  let handle: import('node:fs/promises').FileHandle;
+  try {
+    handle = await fs.open(path, 'r');
+  } catch (err) {
+    if ((err as { code?: string }).code === 'ENOENT') return undefined;
+    throw err;
+  }
+  const { size } = await handle.stat();
+  return {
+    size,
+    async read(offset, target) {
+      for (let done = 0; done < target.byteLength; ) {
+        const { bytesRead } = await handle.read(target, done, target.byteLength - done, offset + done);
+        if (bytesRead === 0) throw new RangeError(`${path}: bytes ${offset}-${offset + target.byteLength} are outside its ${size} bytes`);
+        done += bytesRead;
+      }
+    },
+    close: () => handle.close(),
+  };
+}
+
 async function nodeModules(): Promise<{ fs: Fs; path: Path; os: typeof import('node:os') }> {
   const names = ['node:fs/promises', 'node:path', 'node:os'];
   const [fs, path, os] = await Promise.all(names.map((name) => import(/* @vite-ignore */ name)));
@@ -84,26 +107,8 @@ class FsStorage implements StorageBackend {
     }
   }
 
-  async readRanges(key: string): Promise<BlobRanges | undefined> {
-    let handle: import('node:fs/promises').FileHandle;
-    try {
-      handle = await this.fs.open(this.localPath(key), 'r');
-    } catch (err) {
-      if ((err as { code?: string }).code === 'ENOENT') return undefined;
-      throw err;
-    }
-    const { size } = await handle.stat();
-    return {
-      size,
-      async read(offset, target) {
-        for (let done = 0; done < target.byteLength; ) {
-          const { bytesRead } = await handle.read(target, done, target.byteLength - done, offset + done);
-          if (bytesRead === 0) throw new RangeError(`${key}: bytes ${offset}-${offset + target.byteLength} are outside its ${size} bytes`);
-          done += bytesRead;
-        }
-      },
-      close: () => handle.close(),
-    };
+  readRanges(key: string): Promise<BlobRanges | undefined> {
+    return openFileRanges(this.fs, this.localPath(key));
   }
 
   async readChunks(key: string): Promise<AsyncIterable<Uint8Array> | undefined> {
