@@ -90,7 +90,7 @@ export function svgChart(results: readonly BenchResult[]): string {
         parts.push(`<rect x="${x.toFixed(1)}" y="${(height - 30 - h).toFixed(1)}" width="${(barWidth - 2).toFixed(1)}" height="${h.toFixed(1)}" fill="${colors[i % colors.length]}"><title>${s.runtime} ${s.device}: ${v.toFixed(2)}</title></rect>`);
         parts.push(`<text x="${(x + barWidth / 2).toFixed(1)}" y="${(height - 34 - h).toFixed(1)}" text-anchor="middle" font-size="9">${v < 10 ? v.toFixed(1) : v.toFixed(0)}</text>`);
       });
-      parts.push(`<text x="${(gx + (result.runtimes.length * barWidth) / 2).toFixed(1)}" y="${height - (g % 2 === 0 ? 16 : 4)}" text-anchor="middle" font-size="10">${result.modelName.replace(/-q4$|-q8$|-fp16$|-fp32$/, '')} ${result.device}${result.environment ? ' (browser)' : ''}</text>`);
+      parts.push(`<text x="${gx.toFixed(1)}" y="${height - (g % 2 === 0 ? 16 : 4)}" font-size="10">${result.modelName.replace(/-q4$|-q8$|-fp16$|-fp32$/, '')} ${result.device}${result.environment ? ' (browser)' : ''}</text>`);
     });
     parts.push(`<line x1="${x0 + 25}" y1="${height - 30}" x2="${x0 + width}" y2="${height - 30}" stroke="#333"/>`);
     return parts.join('\n');

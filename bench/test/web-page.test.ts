@@ -2,8 +2,8 @@
 // seeded synthetic model, run on wasm and on webgpu (the software adapter), the exported JSON checked
 // field by field against the model's files and `pnpm bench report`'s renderers, the chart rendered (a
 // screenshot is saved), a run the planner refuses, an allocation failure the page survives, and the
-// wllama peer on the GGUF of the same weights with localm on 2 threads. LOCALM_SLOW=1 adds the
-// qwen2.5-0.5b preset on wasm.
+// wllama peer on the GGUF of the same weights with localm on 2 threads; and the qwen2.5-0.5b preset on
+// wasm, generated in the page.
 
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -20,7 +20,6 @@ import { planMemory, type PlannerConfig } from '../src/planner.js';
 import { markdownTable, svgChart } from '../src/report.js';
 
 const ARTIFACTS = process.env['LOCALM_ARTIFACTS'] ?? join(tmpdir(), 'localm-artifacts');
-const SLOW = process.env['LOCALM_SLOW'] === '1';
 const work = mkdtempSync(join(tmpdir(), 'localm-bench-web-'));
 const modelDir = join(work, 'tiny-q4');
 let server: StaticServer;
@@ -31,9 +30,8 @@ beforeAll(async () => {
   await convertSynth({ preset: 'tiny', seed: 1, dtype: 'q4', outDir: modelDir, ggufPath: `${modelDir}.gguf` }); // seed 1: the page's own synth seed
   await buildBenchPage(join(work, 'page'));
   const mounts = [{ prefix: '/model/', path: modelDir }, { prefix: '/model.gguf', path: `${modelDir}.gguf` }];
-  if (SLOW) {
-    await convertSynth({ preset: 'qwen2.5-0.5b', seed: 1, dtype: 'q4', outDir: join(work, 'qwen2.5-0.5b-q4') });
-  }
+  // The 0.5B preset the issue asks for (~1 min here): the page generates its own; this copy is the reference for sizes.
+  await convertSynth({ preset: 'qwen2.5-0.5b', seed: 1, dtype: 'q4', outDir: join(work, 'qwen2.5-0.5b-q4') });
   server = await startStaticServer([...mounts, { prefix: '/', path: join(work, 'page') }]);
   browser = await chromium.launch({ executablePath: '/usr/bin/chromium', headless: true, args: CHROMIUM_ARGS });
   page = await browser.newPage({ acceptDownloads: true });
@@ -192,7 +190,7 @@ test('wllama on the GGUF beside localm on 2 threads: both rows, wllama on its mu
   expect(markdownTable(r)).toContain('| wllama | wasm |');
 }, 240_000);
 
-test.runIf(SLOW)('qwen2.5-0.5b generated in the page, on wasm (LOCALM_SLOW=1)', async () => {
+test('qwen2.5-0.5b generated in the page, on wasm', async () => {
   expect(await runPage({ preset: 'qwen2.5-0.5b', dtype: 'q4', devices: 'wasm', promptTokens: '128', genTokens: '64', runs: '1' }, 900_000)).toBe('done');
   const r = await exported(0);
   expect(r.modelName).toBe('qwen2.5-0.5b-q4');
