@@ -57,3 +57,25 @@ export interface BenchResult {
 }
 
 export const NOISY_CORES = 0.25;
+
+/**
+ * The --json line: localm's medians at the top level (the issue's field names), the whole result beside
+ * them. Browser-only fields are undefined for Node runs, so JSON.stringify leaves them out there.
+ */
+export function flatJson(result: BenchResult): Record<string, unknown> {
+  const ours = result.runtimes[0]!;
+  return {
+    loadMs: ours.loadMs.median,
+    ttftMs: ours.ttftMs.median,
+    prefillTokensPerSecond: ours.prefillTokensPerSecond.median,
+    decodeTokensPerSecond: ours.decodeTokensPerSecond.median,
+    interTokenP50Ms: ours.interTokenP50Ms,
+    interTokenP95Ms: ours.interTokenP95Ms,
+    peakRssBytes: ours.peakRssBytes.median,
+    weightBytes: ours.weightBytes,
+    wasmMemoryBytes: ours.wasmMemoryBytes,
+    gpuBufferPeakBytes: ours.gpuBufferPeakBytes,
+    foreignCpuCores: result.foreignCpu?.foreignCores,
+    ...result,
+  };
+}

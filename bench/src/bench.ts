@@ -12,7 +12,7 @@ import { existsSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { basename, dirname, join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { NOISY_CORES, type BenchResult, type RuntimeSummary } from './bench-result.js';
+import { flatJson, NOISY_CORES, type BenchResult, type RuntimeSummary } from './bench-result.js';
 import { checkLimits, readLimits } from './limits.js';
 import type { RunResult, RunSpec, RuntimeName } from './measure.js';
 import { planMemory, WASM32_MAX_BYTES, type PlanDevice, type PlannerConfig } from './planner.js';
@@ -187,23 +187,6 @@ async function runBench(args: string[]): Promise<number> {
   }
   if (values.json) process.stdout.write(`${JSON.stringify(flatJson(result))}\n`);
   return exitCode;
-}
-
-/** The --json line: localm's medians at the top level (the issue's field names), everything else beside them. */
-function flatJson(result: BenchResult): Record<string, unknown> {
-  const ours = result.runtimes[0]!;
-  return {
-    loadMs: ours.loadMs.median,
-    ttftMs: ours.ttftMs.median,
-    prefillTokensPerSecond: ours.prefillTokensPerSecond.median,
-    decodeTokensPerSecond: ours.decodeTokensPerSecond.median,
-    interTokenP50Ms: ours.interTokenP50Ms,
-    interTokenP95Ms: ours.interTokenP95Ms,
-    peakRssBytes: ours.peakRssBytes.median,
-    weightBytes: ours.weightBytes,
-    foreignCpuCores: result.foreignCpu?.foreignCores,
-    ...result,
-  };
 }
 
 function runReport(args: string[]): number {

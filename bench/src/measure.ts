@@ -3,7 +3,7 @@
 
 import type { ForeignCpu } from './proc-cpu.js';
 import type { RawRun, RunRequest } from './runtimes/runtime.js';
-import { quantile } from './stats.js';
+import { latencyMetrics } from './token-times.js';
 
 export const RUNTIME_NAMES = ['localm', 'localm-cpu', 'onnxruntime-web', 'onnxruntime-node', 'transformers.js', 'llama.cpp'] as const;
 export type RuntimeName = (typeof RUNTIME_NAMES)[number];
@@ -29,21 +29,12 @@ export interface RunResult {
 }
 
 export function metrics(spec: RunSpec, raw: RawRun, foreignCpu: ForeignCpu | undefined): RunResult {
-  const t = raw.tokenTimesMs;
-  const n = t.length;
-  const gaps = t.slice(1).map((x, i) => x - t[i]!);
-  const first = t[0] ?? NaN;
-  const last = t[n - 1] ?? NaN;
   return {
     runtime: spec.runtime,
     loadMs: raw.loadMs,
-    ttftMs: first,
-    prefillTokensPerSecond: (spec.prompt.length * 1000) / first,
-    decodeTokensPerSecond: n > 1 ? ((n - 1) * 1000) / (last - first) : NaN,
-    interTokenP50Ms: quantile(gaps, 0.5),
-    interTokenP95Ms: quantile(gaps, 0.95),
+    ...latencyMetrics(raw.tokenTimesMs, spec.prompt.length),
     peakRssBytes: process.resourceUsage().maxRSS * 1024,
-    generatedTokens: n,
+    generatedTokens: raw.tokenTimesMs.length,
     tokenIds: raw.tokenIds,
     foreignCpu,
     notes: raw.notes,

@@ -1,5 +1,7 @@
-// When each generated token was known, from localm's text events and its done event's timings. Shared by
-// the Node runner (runtimes/localm.ts) and the browser page (bench/web); no I/O, browser-safe.
+// When each generated token was known, and the latency metrics those times give. Shared by the Node
+// runner and the browser page (bench/web); no I/O, browser-safe.
+
+import { quantile } from './stats.js';
 
 /**
  * A token whose bytes were held back (partial UTF-8, common with the synthetic byte-level vocabularies)
@@ -24,4 +26,22 @@ export function tokenTimes(events: readonly { atMs: number; tokenId: number }[],
   }
   if (n === 1) times[0] = done.prefillMs;
   return times;
+}
+
+/** TTFT, prefill and decode rates and inter-token percentiles from per-token times (ms since the generate call). */
+export function latencyMetrics(tokenTimesMs: readonly number[], promptTokens: number): {
+  ttftMs: number; prefillTokensPerSecond: number; decodeTokensPerSecond: number; interTokenP50Ms: number; interTokenP95Ms: number;
+} {
+  const t = tokenTimesMs;
+  const n = t.length;
+  const gaps = t.slice(1).map((x, i) => x - t[i]!);
+  const first = t[0] ?? NaN;
+  const last = t[n - 1] ?? NaN;
+  return {
+    ttftMs: first,
+    prefillTokensPerSecond: (promptTokens * 1000) / first,
+    decodeTokensPerSecond: n > 1 ? ((n - 1) * 1000) / (last - first) : NaN,
+    interTokenP50Ms: quantile(gaps, 0.5),
+    interTokenP95Ms: quantile(gaps, 0.95),
+  };
 }

@@ -4,7 +4,8 @@
 
 import type { BenchResult, BrowserEnvironment, RuntimeSummary } from '../bench-result.js';
 import type { MemoryPlan } from '../planner.js';
-import { median, quantile, summarize } from '../stats.js';
+import { median, summarize } from '../stats.js';
+import { latencyMetrics } from '../token-times.js';
 
 /** What the worker measured in one run. */
 export interface BrowserRawRun {
@@ -45,26 +46,17 @@ export interface BrowserRunResult {
 
 /** The Node runner's formulas (measure.ts `metrics`), on times taken in the worker. */
 export function browserRunMetrics(raw: BrowserRawRun, peakBytes: number, memorySource: string): BrowserRunResult {
-  const t = raw.tokenTimesMs;
-  const n = t.length;
-  const gaps = t.slice(1).map((x, i) => x - t[i]!);
-  const first = t[0] ?? NaN;
-  const last = t[n - 1] ?? NaN;
   return {
     runtime: raw.runtime,
     device: raw.device,
     engine: raw.engine,
     loadMs: raw.loadMs,
-    ttftMs: first,
-    prefillTokensPerSecond: (raw.promptTokens * 1000) / first,
-    decodeTokensPerSecond: n > 1 ? ((n - 1) * 1000) / (last - first) : NaN,
-    interTokenP50Ms: quantile(gaps, 0.5),
-    interTokenP95Ms: quantile(gaps, 0.95),
+    ...latencyMetrics(raw.tokenTimesMs, raw.promptTokens),
     peakRssBytes: peakBytes,
     memorySource,
     wasmMemoryBytes: raw.wasmMemoryBytes,
     gpuBufferPeakBytes: raw.gpuBufferPeakBytes,
-    generatedTokens: n,
+    generatedTokens: raw.tokenTimesMs.length,
     tokenIds: raw.tokenIds,
     ...(raw.modelBytes === undefined ? {} : { modelBytes: raw.modelBytes }),
     notes: raw.notes,
@@ -135,23 +127,6 @@ export function browserBenchResult(input: BrowserBenchInput): BenchResult {
   };
 }
 
-/** The --json line's shape (bench.ts `flatJson`): localm's medians at the top level, the result beside them. */
-export function flatBrowserJson(result: BenchResult): Record<string, unknown> {
-  const ours = result.runtimes[0]!;
-  return {
-    loadMs: ours.loadMs.median,
-    ttftMs: ours.ttftMs.median,
-    prefillTokensPerSecond: ours.prefillTokensPerSecond.median,
-    decodeTokensPerSecond: ours.decodeTokensPerSecond.median,
-    interTokenP50Ms: ours.interTokenP50Ms,
-    interTokenP95Ms: ours.interTokenP95Ms,
-    peakRssBytes: ours.peakRssBytes.median,
-    weightBytes: ours.weightBytes,
-    wasmMemoryBytes: ours.wasmMemoryBytes,
-    gpuBufferPeakBytes: ours.gpuBufferPeakBytes,
-    foreignCpuCores: result.foreignCpu?.foreignCores,
-    ...result,
-  };
-}
+export { flatJson as flatBrowserJson } from '../bench-result.js';
 
 export { tokenTimes } from '../token-times.js';
